@@ -1,0 +1,168 @@
+from django import forms
+from django.contrib import admin
+
+from contacts import builtins
+from contacts.field_types import field_definitions, normalize_custom_fields
+from contacts.models import (
+    ApiKey,
+    Contact,
+    ContactImport,
+    ContactSubscription,
+    ContactTag,
+    CustomField,
+    Event,
+    SubscriptionTopic,
+    Tag,
+)
+
+
+class ContactAdminForm(forms.ModelForm):
+    """The admin is one more write path: it normalises like the API does."""
+
+    class Meta:
+        model = Contact
+        fields = [
+            "email",
+            "first_name",
+            "last_name",
+            "country",
+            "timezone",
+            "external_id",
+            "email_status",
+            "lead_score",
+            "fields",
+        ]
+
+    def _normalize(self, name, function, **kwargs):
+        try:
+            return function(self.cleaned_data.get(name), **kwargs)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean_email(self):
+        value = self.cleaned_data.get("email")
+        return None if not value else self._normalize("email", builtins.normalize_email)
+
+    def clean_first_name(self):
+        return self._normalize("first_name", builtins.normalize_optional_text, max_length=150)
+
+    def clean_last_name(self):
+        return self._normalize("last_name", builtins.normalize_optional_text, max_length=150)
+
+    def clean_country(self):
+        return self._normalize("country", builtins.normalize_country)
+
+    def clean_timezone(self):
+        return self._normalize("timezone", builtins.normalize_timezone)
+
+    def clean_external_id(self):
+        return self._normalize("external_id", builtins.normalize_optional_text, max_length=255)
+
+    def clean_fields(self):
+        cleaned, errors = normalize_custom_fields(
+            self.cleaned_data.get("fields") or {}, definitions=field_definitions()
+        )
+        if errors:
+            raise forms.ValidationError(
+                [f"{path}: {msg}" for path, msgs in errors.items() for msg in msgs]
+            )
+        return {key: value for key, value in cleaned.items() if value is not None}
+
+
+class ContactTagInline(admin.TabularInline):
+    model = ContactTag
+    extra = 0
+    autocomplete_fields = ["tag"]
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    form = ContactAdminForm
+    list_display = [
+        "email",
+        "first_name",
+        "last_name",
+        "country",
+        "email_status",
+        "lead_score",
+        "last_activity_at",
+        "created_at",
+    ]
+    list_filter = ["email_status", "country"]
+    search_fields = ["email", "first_name", "last_name", "external_id"]
+    readonly_fields = ["created_at", "updated_at", "last_activity_at"]
+    inlines = [ContactTagInline]
+    show_full_result_count = False
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_at"]
+    search_fields = ["name"]
+
+
+@admin.register(CustomField)
+class CustomFieldAdmin(admin.ModelAdmin):
+    list_display = ["key", "label", "type", "source"]
+    list_filter = ["type", "source"]
+    search_fields = ["key", "label"]
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ["name", "contact", "occurred_at", "received_at", "source"]
+    list_filter = ["source"]
+    search_fields = ["name", "contact__email"]
+    raw_id_fields = ["contact"]
+    date_hierarchy = "occurred_at"
+    list_select_related = ["contact"]
+    show_full_result_count = False
+
+
+@admin.register(SubscriptionTopic)
+class SubscriptionTopicAdmin(admin.ModelAdmin):
+    list_display = ["key", "name", "default_opt_in"]
+
+
+@admin.register(ContactSubscription)
+class ContactSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["contact", "topic", "status", "updated_at"]
+    list_filter = ["topic", "status"]
+    raw_id_fields = ["contact"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["prefix", "created_at", "last_used_at"]
+    fields = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+    def has_add_permission(self, request):
+        # Keys are made by `manage.py create_api_key`, which shows the secret once.
+        return False
+
+
+@admin.register(ContactImport)
+class ContactImportAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "filename",
+        "status",
+        "processed_rows",
+        "total_rows",
+        "error_count",
+        "created_at",
+    ]
+    exclude = ["csv_text"]
+    readonly_fields = [
+        "status",
+        "total_rows",
+        "processed_rows",
+        "created_count",
+        "updated_count",
+        "error_count",
+        "errors",
+        "failure",
+        "claimed_at",
+        "finished_at",
+    ]

@@ -1,0 +1,82 @@
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from contacts.api.params import text_param
+from contacts.api.serializers import ContactInputSerializer, ContactOutputSerializer
+from contacts.models import Contact
+from contacts.selectors import contact_list
+from contacts.services import contact_delete, contact_update, contact_upsert
+
+
+def _contact(pk: int) -> Contact:
+    return get_object_or_404(Contact.objects.prefetch_related("tags"), pk=pk)
+
+
+class ContactListApi(APIView):
+    @extend_schema(
+        operation_id="contacts_list",
+        parameters=[
+            OpenApiParameter("email", str, description="Exact email (case-insensitive)"),
+            OpenApiParameter("external_id", str),
+            OpenApiParameter("search", str, description="Part of email, first or last name"),
+            OpenApiParameter("tag", str),
+            OpenApiParameter("page", int),
+            OpenApiParameter("page_size", int, description="At most 1000"),
+        ],
+        responses=ContactOutputSerializer(many=True),
+    )
+    def get(self, request):
+        contacts = contact_list(
+            email=text_param(request, "email"),
+            search=text_param(request, "search"),
+            tag=text_param(request, "tag", max_length=100),
+            external_id=text_param(request, "external_id", max_length=255),
+        )
+        paginator = self.settings.DEFAULT_PAGINATION_CLASS()
+        page = paginator.paginate_queryset(contacts, request, view=self)
+        return paginator.get_paginated_response(ContactOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="contacts_upsert",
+        request=ContactInputSerializer,
+        responses={200: ContactOutputSerializer, 201: ContactOutputSerializer},
+        description="Create or update the contact identified by external_id, else by email. "
+        "201 when created, 200 when updated. Tags are added, never removed.",
+    )
+    def post(self, request):
+        serializer = ContactInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        values, fields, tags = serializer.split()
+        contact, created = contact_upsert(values=values, fields=fields, tags=tags)
+        return Response(
+            ContactOutputSerializer(_contact(contact.pk)).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class ContactDetailApi(APIView):
+    @extend_schema(operation_id="contacts_retrieve", responses=ContactOutputSerializer)
+    def get(self, request, pk: int):
+        return Response(ContactOutputSerializer(_contact(pk)).data)
+
+    @extend_schema(
+        operation_id="contacts_partial_update",
+        request=ContactInputSerializer,
+        responses=ContactOutputSerializer,
+        description="Change the given keys only; `tags` replaces the contact's tags.",
+    )
+    def patch(self, request, pk: int):
+        contact = _contact(pk)
+        serializer = ContactInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        values, fields, tags = serializer.split()
+        contact_update(contact=contact, values=values, fields=fields, tags=tags)
+        return Response(ContactOutputSerializer(_contact(pk)).data)
+
+    @extend_schema(operation_id="contacts_destroy", responses={204: None})
+    def delete(self, request, pk: int):
+        contact_delete(contact=_contact(pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,66 @@
+"""Client errors as JSON: `{"detail": ..., "errors": [{"path": "fields.plan", "message": ...}]}`.
+
+Validation errors name the JSON path of each bad value (design §4), so every endpoint answers
+bad input the same way.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from contacts.errors import InvalidInput
+
+
+def flatten_errors(detail, path: str = "") -> list[dict[str, str]]:
+    """DRF's nested error detail -> [{"path", "message"}], with "a.b[2].c" paths."""
+    if isinstance(detail, dict):
+        flat = []
+        for key, value in detail.items():
+            if key in ("non_field_errors", "__all__"):
+                child = path
+            elif isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
+                child = f"{path}[{key}]"
+            else:
+                child = f"{path}.{key}" if path else str(key)
+            flat.extend(flatten_errors(value, child))
+        return flat
+    if isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            return [{"path": path, "message": str(item)} for item in detail]
+        flat = []
+        for index, item in enumerate(detail):
+            if item in ({}, []):
+                continue
+            flat.extend(flatten_errors(item, f"{path}[{index}]"))
+        return flat
+    return [{"path": path, "message": str(detail)}]
+
+
+def invalid_input_response(errors: dict[str, list[str]]) -> Response:
+    flat = [{"path": path, "message": msg} for path, msgs in errors.items() for msg in msgs]
+    return Response(
+        {"detail": "Invalid input.", "errors": flat}, status=status.HTTP_400_BAD_REQUEST
+    )
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, InvalidInput):
+        return invalid_input_response(exc.errors)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if isinstance(exc, exceptions.ValidationError):
+        errors = flatten_errors(exc.detail)
+        return Response(
+            {"detail": "Invalid input.", "errors": errors}, status=status.HTTP_400_BAD_REQUEST
+        )
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, exceptions.ParseError):
+        response.data = {
+            "detail": str(exc.detail),
+            "errors": [{"path": "", "message": str(exc.detail)}],
+        }
+    return response

@@ -1,0 +1,89 @@
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from contacts.api.params import datetime_param, int_param, text_param
+from contacts.api.serializers import (
+    EventAcceptedSerializer,
+    EventBatchInputSerializer,
+    EventBatchResultSerializer,
+    EventInputSerializer,
+    EventOutputSerializer,
+)
+from contacts.errors import InvalidInput
+from contacts.ingest import MAX_BATCH, event_parse, events_ingest
+from contacts.selectors import event_list
+
+
+class EventListApi(APIView):
+    @extend_schema(
+        operation_id="events_list",
+        parameters=[
+            OpenApiParameter("contact", int),
+            OpenApiParameter("name", str),
+            OpenApiParameter("since", str, description="ISO 8601; occurred_at >= since"),
+            OpenApiParameter("page", int),
+            OpenApiParameter("page_size", int),
+        ],
+        responses=EventOutputSerializer(many=True),
+        description="Events, newest first.",
+    )
+    def get(self, request):
+        events = event_list(
+            contact_id=int_param(request, "contact"),
+            name=text_param(request, "name", max_length=200),
+            since=datetime_param(request, "since"),
+        )
+        paginator = self.settings.DEFAULT_PAGINATION_CLASS()
+        page = paginator.paginate_queryset(events, request, view=self)
+        return paginator.get_paginated_response(EventOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="events_create",
+        request=EventInputSerializer,
+        responses={202: EventAcceptedSerializer},
+        description="Store one event (creating the contact if unknown). A replayed "
+        "idempotency_key is accepted and stored once (`duplicate: true`).",
+    )
+    def post(self, request):
+        event, errors = event_parse(request.data, now=timezone.now())
+        if errors:
+            raise InvalidInput(errors)
+        [stored] = events_ingest(events=[event])
+        return Response(
+            {"id": stored.event_id, "contact": stored.contact_id, "duplicate": stored.duplicate},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class EventBatchApi(APIView):
+    @extend_schema(
+        operation_id="events_batch",
+        request=EventBatchInputSerializer,
+        responses={202: EventBatchResultSerializer},
+        description="Up to 1,000 events. Valid ones are stored; invalid ones are reported by "
+        "index with their errors; one bad item never loses the others.",
+    )
+    def post(self, request):
+        body = request.data
+        items = body.get("events") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise InvalidInput.single("events", 'Send {"events": [...]}, a list of events.')
+        if len(items) > MAX_BATCH:
+            raise InvalidInput.single("events", f"At most {MAX_BATCH} events per batch.")
+        now = timezone.now()
+        valid, rejected = [], []
+        for index, item in enumerate(items):
+            event, errors = event_parse(item, now=now)
+            if errors:
+                rejected.append({"index": index, "errors": errors})
+            else:
+                valid.append(event)
+        stored = events_ingest(events=valid, now=now)
+        duplicates = sum(1 for s in stored if s.duplicate)
+        return Response(
+            {"accepted": len(stored), "duplicates": duplicates, "rejected": rejected},
+            status=status.HTTP_202_ACCEPTED,
+        )

@@ -1,0 +1,40 @@
+"""Query-string parameters, validated: a bad one is a 400 that names it, never a 500."""
+
+import datetime as dt
+
+from contacts.errors import InvalidInput
+from contacts.field_types import parse_datetime_value
+
+MAX_DB_INT = 2**63 - 1
+
+
+def int_param(request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput.single(name, f"'{raw}' is not a whole number.") from None
+    if not 0 < value <= MAX_DB_INT:
+        raise InvalidInput.single(name, "Must be a positive id.")
+    return value
+
+
+def text_param(request, name: str, *, max_length: int = 254) -> str | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    if len(raw) > max_length or "\x00" in raw:
+        raise InvalidInput.single(name, f"Must be at most {max_length} characters, without NUL.")
+    return raw
+
+
+def datetime_param(request, name: str) -> dt.datetime | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return parse_datetime_value(raw)
+    except ValueError as exc:
+        raise InvalidInput.single(name, str(exc)) from None

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from contacts.api import contacts, events, fields
+
+urlpatterns = [
+    path("contacts", contacts.ContactListApi.as_view(), name="api-contacts"),
+    path("contacts/<int:pk>", contacts.ContactDetailApi.as_view(), name="api-contact"),
+    path("fields", fields.FieldListApi.as_view(), name="api-fields"),
+    path("fields/<slug:key>", fields.FieldDetailApi.as_view(), name="api-field"),
+    path("events", events.EventListApi.as_view(), name="api-events"),
+    path("events/batch", events.EventBatchApi.as_view(), name="api-events-batch"),
+]

@@ -1,0 +1,93 @@
+"""Built-in contact fields: their types (for segments) and the normalisation of their values."""
+
+import re
+import zoneinfo
+from functools import cache
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django_countries import countries
+
+# Field key -> condition type (design §4). Custom fields may not shadow these.
+BUILTIN_FIELD_TYPES: dict[str, str] = {
+    "email": "text",
+    "first_name": "text",
+    "last_name": "text",
+    "country": "text",
+    "timezone": "text",
+    "external_id": "text",
+    "email_status": "choice",
+    "lead_score": "number",
+    "last_activity_at": "datetime",
+    "created_at": "datetime",
+}
+RESERVED_KEYS = frozenset(BUILTIN_FIELD_TYPES) | {"id", "fields", "tags", "updated_at", "contact"}
+
+NAME_MAX_LENGTH = 150
+EXTERNAL_ID_MAX_LENGTH = 255
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@cache
+def _timezones_by_lower_name() -> dict[str, str]:
+    return {name.lower(): name for name in zoneinfo.available_timezones()}
+
+
+def normalize_email(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("Must be a string.")
+    email = value.strip().lower()
+    if len(email) > 254:
+        raise ValueError("Must be at most 254 characters.")
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValueError("Enter a valid email address.") from None
+    return email
+
+
+def normalize_optional_text(value: object, *, max_length: int) -> str | None:
+    """Strip; empty means unset (None) so `is_set` has one meaning."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("Must be a string.")
+    text = value.strip()
+    if _CONTROL_CHARS.search(text):
+        raise ValueError("Must not contain control characters.")
+    if len(text) > max_length:
+        raise ValueError(f"Must be at most {max_length} characters.")
+    return text or None
+
+
+def normalize_country(value: object) -> str | None:
+    code = normalize_optional_text(value, max_length=64)
+    if code is None:
+        return None
+    code = code.upper()
+    if len(code) != 2 or code not in dict(countries):
+        raise ValueError(f"'{value}' is not an ISO 3166 alpha-2 country code (e.g. FR, US).")
+    return code
+
+
+def normalize_timezone(value: object) -> str | None:
+    name = normalize_optional_text(value, max_length=64)
+    if name is None:
+        return None
+    canonical = _timezones_by_lower_name().get(name.lower())
+    if canonical is None:
+        raise ValueError(f"'{value}' is not an IANA time zone (e.g. Europe/Paris).")
+    return canonical
+
+
+def normalize_tag_name(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("Must be a string.")
+    name = value.strip()
+    if not name:
+        raise ValueError("Must not be blank.")
+    if len(name) > 100:
+        raise ValueError("Must be at most 100 characters.")
+    if _CONTROL_CHARS.search(name):
+        raise ValueError("Must not contain control characters.")
+    return name

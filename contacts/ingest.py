@@ -1,0 +1,330 @@
+"""Event ingestion: validation, contact resolution and set-based inserts.
+
+One batch is a handful of statements whatever its size: resolve contacts by email and
+external_id, create the unknown ones, insert the events (replays of an idempotency key are
+skipped by the unique index), advance last_activity_at.
+"""
+
+import datetime as dt
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from contacts.builtins import EXTERNAL_ID_MAX_LENGTH, normalize_email
+from contacts.field_types import parse_datetime_value
+from contacts.json_input import find_unstorable_string
+from contacts.models import Contact, Event
+from contacts.signals import notify_contacts_changed
+
+MAX_BATCH = 1000
+MAX_PROPERTIES_BYTES = 32 * 1024
+EVENT_NAME_MAX_LENGTH = 200
+FUTURE_TOLERANCE = dt.timedelta(days=1)
+_EVENT_NAME = re.compile(r"^[^\x00-\x1f\x7f]+$")
+_ALLOWED_KEYS = {"email", "external_id", "name", "properties", "occurred_at", "idempotency_key"}
+# Messages we send are not the contact's own activity.
+NOT_ACTIVITY = frozenset({"email.sent", "email.delivered", "email.bounced"})
+
+
+@dataclass(slots=True)
+class EventInput:
+    name: str
+    occurred_at: dt.datetime
+    email: str | None = None
+    external_id: str | None = None
+    properties: dict = field(default_factory=dict)
+    idempotency_key: str | None = None
+
+
+@dataclass(slots=True)
+class StoredEvent:
+    event_id: int
+    contact_id: int
+    duplicate: bool
+
+
+def event_parse(raw: object, *, now: dt.datetime) -> tuple[EventInput | None, dict[str, list]]:
+    """Validate one event body. Returns (event, {}) or (None, {path: [messages]})."""
+    if not isinstance(raw, dict):
+        return None, {"": ["Each event must be a JSON object."]}
+    errors: dict[str, list[str]] = {}
+    unknown = sorted(set(raw) - _ALLOWED_KEYS)
+    for key in unknown:
+        errors[key] = [f"Unknown key. Allowed: {', '.join(sorted(_ALLOWED_KEYS))}."]
+
+    email = raw.get("email")
+    if email is not None:
+        try:
+            email = normalize_email(email)
+        except ValueError as exc:
+            errors["email"] = [str(exc)]
+            email = None
+    external_id = raw.get("external_id")
+    if external_id is not None:
+        if isinstance(external_id, int) and not isinstance(external_id, bool):
+            external_id = str(external_id)
+        if not isinstance(external_id, str) or not external_id.strip():
+            errors["external_id"] = ["Must be a non-empty string."]
+            external_id = None
+        elif len(external_id.strip()) > EXTERNAL_ID_MAX_LENGTH:
+            errors["external_id"] = [f"Must be at most {EXTERNAL_ID_MAX_LENGTH} characters."]
+            external_id = None
+        else:
+            external_id = external_id.strip()
+    if raw.get("email") is None and raw.get("external_id") is None:
+        errors["email"] = ["Give the contact's email or external_id."]
+
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        errors["name"] = ["Required: the event name, e.g. 'login' or 'purchase'."]
+    elif len(name.strip()) > EVENT_NAME_MAX_LENGTH:
+        errors["name"] = [f"Must be at most {EVENT_NAME_MAX_LENGTH} characters."]
+    elif not _EVENT_NAME.match(name):
+        errors["name"] = ["Must not contain control characters."]
+
+    properties = raw.get("properties")
+    if properties is None:
+        properties = {}
+    elif not isinstance(properties, dict):
+        errors["properties"] = ["Must be a JSON object."]
+    else:
+        bad = find_unstorable_string(properties, "properties")
+        if bad is not None:
+            errors[bad] = ["Contains a NUL character, an invalid code point or is nested too deep."]
+        elif len(json.dumps(properties)) > MAX_PROPERTIES_BYTES:
+            errors["properties"] = [f"Must be at most {MAX_PROPERTIES_BYTES} bytes as JSON."]
+
+    occurred_at = now
+    if raw.get("occurred_at") is not None:
+        try:
+            occurred_at = parse_datetime_value(raw["occurred_at"])
+        except ValueError as exc:
+            errors["occurred_at"] = [str(exc)]
+        else:
+            if occurred_at > now + FUTURE_TOLERANCE:
+                errors["occurred_at"] = ["Must not be more than a day in the future."]
+
+    key = raw.get("idempotency_key")
+    if key is not None:
+        if not isinstance(key, str) or not key or len(key) > 255:
+            errors["idempotency_key"] = ["Must be a string of 1 to 255 characters."]
+        elif find_unstorable_string(key) is not None:
+            errors["idempotency_key"] = ["Contains a NUL character or an invalid code point."]
+
+    if errors:
+        return None, errors
+    return (
+        EventInput(
+            name=name.strip(),
+            occurred_at=occurred_at,
+            email=email,
+            external_id=external_id,
+            properties=properties,
+            idempotency_key=key,
+        ),
+        {},
+    )
+
+
+def events_ingest(
+    *, events: Sequence[EventInput], source: str = "api", now: dt.datetime | None = None
+) -> list[StoredEvent]:
+    """Store events (creating unknown contacts); one result per input, in order."""
+    if not events:
+        return []
+    now = now or timezone.now()
+    with transaction.atomic():
+        contact_ids = _resolve_contacts(events)
+        if connection.vendor == "postgresql":
+            stored = _insert_events_postgresql(events, contact_ids, source, now)
+        else:
+            stored = _insert_events_portable(events, contact_ids, source, now)
+        fresh = [(e, s) for e, s in zip(events, stored, strict=True) if not s.duplicate]
+        _advance_last_activity(fresh)
+        changes = {f"event:{event.name}" for event, _ in fresh}
+        notify_contacts_changed((s.contact_id for _, s in fresh), changes)
+    return stored
+
+
+def _resolve_contacts(events: Sequence[EventInput]) -> list[int]:
+    """Contact id per event: external_id identifies first, then email; unknown ones are
+    created (a concurrent creator wins through the unique indexes, and we re-read)."""
+    external_ids = {e.external_id for e in events if e.external_id}
+    emails = {e.email for e in events if e.email}
+
+    def lookup() -> tuple[dict[str, int], dict[str, int], dict[int, str | None]]:
+        by_external: dict[str, int] = {}
+        by_email: dict[str, int] = {}
+        external_of: dict[int, str | None] = {}
+        query = Q(external_id__in=external_ids) | Q(email__in=emails)
+        for pk, email, external_id in Contact.objects.filter(query).values_list(
+            "pk", "email", "external_id"
+        ):
+            if external_id:
+                by_external[external_id] = pk
+            if email:
+                by_email[email] = pk
+            external_of[pk] = external_id
+        return by_external, by_email, external_of
+
+    by_external, by_email, external_of = lookup()
+    to_create: dict[tuple, Contact] = {}
+    to_link: dict[int, str] = {}
+    for event in events:
+        if event.external_id and event.external_id in by_external:
+            continue
+        if event.email and event.email in by_email:
+            pk = by_email[event.email]
+            if event.external_id and external_of.get(pk) is None:
+                to_link.setdefault(pk, event.external_id)
+            if not event.external_id or external_of.get(pk) is None:
+                continue
+            # The email belongs to a contact with another external_id: a new contact
+            # identified by external_id alone.
+            to_create.setdefault(("x", event.external_id), Contact(external_id=event.external_id))
+            continue
+        identity = ("x", event.external_id) if event.external_id else ("e", event.email)
+        to_create.setdefault(identity, Contact(email=event.email, external_id=event.external_id))
+    for pk, external_id in to_link.items():
+        if external_id not in by_external:
+            Contact.objects.filter(pk=pk, external_id__isnull=True).update(external_id=external_id)
+    if to_create:
+        Contact.objects.bulk_create(list(to_create.values()), ignore_conflicts=True)
+    if to_create or to_link:
+        by_external, by_email, _ = lookup()
+
+    ids = []
+    for event in events:
+        pk = by_external.get(event.external_id) if event.external_id else None
+        if pk is None and event.email:
+            pk = by_email.get(event.email)
+        if pk is None:
+            raise RuntimeError(f"contact for event {event.name!r} could not be resolved")
+        ids.append(pk)
+    return ids
+
+
+_INSERT_EVENTS_SQL = """
+INSERT INTO contacts_event
+    (contact_id, name, properties, occurred_at, received_at, source, idempotency_key)
+SELECT contact_id, name, properties::jsonb, occurred_at, %s, %s, idempotency_key
+FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::text[])
+    AS batch(contact_id, name, properties, occurred_at, idempotency_key)
+ON CONFLICT (source, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING id, idempotency_key
+"""
+
+
+def _insert_events_postgresql(events, contact_ids, source, now) -> list[StoredEvent]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_EVENTS_SQL,
+            [
+                now,
+                source,
+                contact_ids,
+                [e.name for e in events],
+                [json.dumps(e.properties) for e in events],
+                [e.occurred_at for e in events],
+                [e.idempotency_key for e in events],
+            ],
+        )
+        rows = cursor.fetchall()
+    # RETURNING yields rows in insert order; keyless events are always inserted.
+    keyed_ids = {key: pk for pk, key in rows if key is not None}
+    keyless_ids = iter(pk for pk, key in rows if key is None)
+    return _match_results(events, contact_ids, source, keyed_ids, keyless_ids)
+
+
+def _insert_events_portable(events, contact_ids, source, now) -> list[StoredEvent]:
+    keys = {e.idempotency_key for e in events if e.idempotency_key}
+    seen = set(
+        Event.objects.filter(source=source, idempotency_key__in=keys).values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    rows, kept_keys = [], set()
+    for event, contact_id in zip(events, contact_ids, strict=True):
+        key = event.idempotency_key
+        if key is not None and (key in seen or key in kept_keys):
+            continue
+        if key is not None:
+            kept_keys.add(key)
+        rows.append(
+            Event(
+                contact_id=contact_id,
+                name=event.name,
+                properties=event.properties,
+                occurred_at=event.occurred_at,
+                received_at=now,
+                source=source,
+                idempotency_key=key,
+            )
+        )
+    created = Event.objects.bulk_create(rows)
+    keyed_ids = {e.idempotency_key: e.pk for e in created if e.idempotency_key is not None}
+    keyless_ids = iter(e.pk for e in created if e.idempotency_key is None)
+    return _match_results(events, contact_ids, source, keyed_ids, keyless_ids)
+
+
+def _match_results(events, contact_ids, source, keyed_ids, keyless_ids) -> list[StoredEvent]:
+    results: list[StoredEvent] = []
+    claimed: set[str] = set()
+    duplicate_keys = {
+        e.idempotency_key
+        for e in events
+        if e.idempotency_key is not None and e.idempotency_key not in keyed_ids
+    }
+    existing = (
+        dict(
+            Event.objects.filter(source=source, idempotency_key__in=duplicate_keys).values_list(
+                "idempotency_key", "pk"
+            )
+        )
+        if duplicate_keys
+        else {}
+    )
+    for event, contact_id in zip(events, contact_ids, strict=True):
+        key = event.idempotency_key
+        if key is None:
+            results.append(StoredEvent(next(keyless_ids), contact_id, duplicate=False))
+        elif key in keyed_ids and key not in claimed:
+            claimed.add(key)
+            results.append(StoredEvent(keyed_ids[key], contact_id, duplicate=False))
+        else:
+            results.append(StoredEvent(existing.get(key) or keyed_ids[key], contact_id, True))
+    return results
+
+
+def _advance_last_activity(fresh: list[tuple[EventInput, StoredEvent]]) -> None:
+    latest: dict[int, dt.datetime] = {}
+    for event, stored in fresh:
+        if event.name in NOT_ACTIVITY:
+            continue
+        current = latest.get(stored.contact_id)
+        if current is None or event.occurred_at > current:
+            latest[stored.contact_id] = event.occurred_at
+    if not latest:
+        return
+    ids = sorted(latest)  # one lock order for every writer
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE contacts_contact AS c SET last_activity_at = v.at
+                FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, at)
+                WHERE c.id = v.id AND (c.last_activity_at IS NULL OR c.last_activity_at < v.at)
+                """,
+                [ids, [latest[pk] for pk in ids]],
+            )
+        return
+    for pk in ids:
+        at = latest[pk]
+        Contact.objects.filter(pk=pk).filter(
+            Q(last_activity_at__isnull=True) | Q(last_activity_at__lt=at)
+        ).update(last_activity_at=at)

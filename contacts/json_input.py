@@ -1,0 +1,36 @@
+"""Checks on client JSON that the database would otherwise reject with a 500:
+PostgreSQL's jsonb and text refuse NUL characters, UTF-8 refuses lone surrogates."""
+
+MAX_DEPTH = 20
+
+
+def find_unstorable_string(value: object, path: str = "", depth: int = 0) -> str | None:
+    """The JSON path of the first string (or key) that cannot be stored, else None."""
+    if depth > MAX_DEPTH:
+        return path
+    if isinstance(value, str):
+        return path if _unstorable(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            item_path = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and _unstorable(key):
+                return item_path
+            found = find_unstorable_string(item, item_path, depth + 1)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = find_unstorable_string(item, f"{path}[{index}]", depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def _unstorable(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

@@ -1,0 +1,43 @@
+"""Tags: case-insensitive names, created on first use."""
+
+from collections.abc import Iterable
+
+from django.db.models.functions import Lower
+
+from contacts.models import Contact, ContactTag, Tag
+from contacts.signals import notify_contacts_changed
+
+
+def tags_get_or_create(names: Iterable[str]) -> list[Tag]:
+    wanted = {name.lower(): name for name in names}
+    if not wanted:
+        return []
+
+    def existing() -> dict[str, Tag]:
+        rows = Tag.objects.annotate(lower_name=Lower("name")).filter(lower_name__in=wanted)
+        return {tag.lower_name: tag for tag in rows}
+
+    found = existing()
+    missing = [Tag(name=name) for lower, name in wanted.items() if lower not in found]
+    if missing:
+        # A concurrent writer may create the same tag: the unique index decides, we re-read.
+        Tag.objects.bulk_create(missing, ignore_conflicts=True)
+        found = existing()
+    return [found[lower] for lower in wanted]
+
+
+def contact_tags_add(*, contact: Contact, names: Iterable[str]) -> None:
+    tags = tags_get_or_create(names)
+    ContactTag.objects.bulk_create(
+        [ContactTag(contact=contact, tag=tag) for tag in tags], ignore_conflicts=True
+    )
+    notify_contacts_changed([contact.pk], ["tags"])
+
+
+def contact_tags_set(*, contact: Contact, names: Iterable[str]) -> None:
+    tags = tags_get_or_create(names)
+    ContactTag.objects.filter(contact=contact).exclude(tag__in=tags).delete()
+    ContactTag.objects.bulk_create(
+        [ContactTag(contact=contact, tag=tag) for tag in tags], ignore_conflicts=True
+    )
+    notify_contacts_changed([contact.pk], ["tags"])

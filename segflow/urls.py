@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+
+from contacts import views as contacts_views
+
+urlpatterns = [
+    path("", contacts_views.home, name="home"),
+    path("healthz", contacts_views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("contacts.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
+]

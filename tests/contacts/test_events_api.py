@@ -1,0 +1,138 @@
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from contacts.models import Contact, Event
+from tests.factories import ContactFactory, EventFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_single_event_is_stored_and_creates_unknown_contact(api):
+    response = api.post(
+        "/api/v1/events",
+        {"email": "New@Example.com", "name": "signup", "properties": {"plan": "pro"}},
+        format="json",
+    )
+
+    assert response.status_code == 202
+    event = Event.objects.get(pk=response.json()["id"])
+    assert event.contact.email == "new@example.com"
+    assert event.properties == {"plan": "pro"}
+    assert event.source == "api"
+    assert event.contact.last_activity_at == event.occurred_at
+
+
+def test_replayed_idempotency_key_is_stored_once(api):
+    body = {"email": "a@example.com", "name": "purchase", "idempotency_key": "order-1"}
+
+    first = api.post("/api/v1/events", body, format="json").json()
+    second = api.post("/api/v1/events", body, format="json").json()
+
+    assert (first["duplicate"], second["duplicate"]) == (False, True)
+    assert first["id"] == second["id"]
+    assert Event.objects.count() == 1
+
+
+def test_event_by_external_id_attaches_to_existing_contact(api):
+    contact = ContactFactory(external_id="u-7")
+
+    response = api.post("/api/v1/events", {"external_id": "u-7", "name": "login"}, format="json")
+
+    assert response.json()["contact"] == contact.pk
+
+
+def test_invalid_event_lists_every_error_and_stores_nothing(api):
+    response = api.post(
+        "/api/v1/events",
+        {"name": "", "occurred_at": "tomorrowish", "properties": [1], "colour": "red"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    paths = {error["path"] for error in response.json()["errors"]}
+    assert paths == {"email", "name", "occurred_at", "properties", "colour"}
+    assert not Event.objects.exists()
+
+
+def test_batch_stores_valid_items_and_reports_invalid_ones_by_index(api):
+    events = [
+        {"email": "a@example.com", "name": "login"},
+        {"email": "broken", "name": "login"},
+        {"email": "b@example.com", "name": "login", "idempotency_key": "k1"},
+        {"email": "b@example.com", "name": "login", "idempotency_key": "k1"},
+        "not an object",
+        {"external_id": "u-9", "name": "page.viewed", "properties": {"url": "/pricing"}},
+    ]
+
+    response = api.post("/api/v1/events/batch", {"events": events}, format="json")
+
+    assert response.status_code == 202
+    body = response.json()
+    assert body["accepted"] == 4 and body["duplicates"] == 1
+    assert [r["index"] for r in body["rejected"]] == [1, 4]
+    assert "email" in body["rejected"][0]["errors"]
+    assert Event.objects.count() == 3
+    assert Contact.objects.count() == 3
+
+
+def test_batch_over_the_limit_is_400(api):
+    events = [{"email": "a@example.com", "name": "x"}] * 1001
+
+    response = api.post("/api/v1/events/batch", {"events": events}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["path"] == "events"
+    assert not Event.objects.exists()
+
+
+def test_batch_without_events_list_is_400(api):
+    assert api.post("/api/v1/events/batch", {"events": "x"}, format="json").status_code == 400
+    assert api.post("/api/v1/events/batch", [1, 2], format="json").status_code == 400
+
+
+def test_last_activity_only_moves_forward(api):
+    contact = ContactFactory(email="a@example.com")
+    later = timezone.now() - dt.timedelta(hours=1)
+    earlier = later - dt.timedelta(days=3)
+    api.post(
+        "/api/v1/events",
+        {"email": "a@example.com", "name": "x", "occurred_at": later.isoformat()},
+        format="json",
+    )
+    api.post(
+        "/api/v1/events",
+        {"email": "a@example.com", "name": "x", "occurred_at": earlier.isoformat()},
+        format="json",
+    )
+
+    contact.refresh_from_db()
+    assert contact.last_activity_at == later
+
+
+def test_email_sent_is_not_contact_activity(api):
+    contact = ContactFactory(email="a@example.com")
+
+    api.post("/api/v1/events", {"email": "a@example.com", "name": "email.sent"}, format="json")
+
+    contact.refresh_from_db()
+    assert contact.last_activity_at is None
+
+
+def test_list_events_newest_first_with_filters(api):
+    contact = ContactFactory()
+    now = timezone.now()
+    old = EventFactory(contact=contact, name="login", occurred_at=now - dt.timedelta(days=10))
+    new = EventFactory(contact=contact, name="login", occurred_at=now - dt.timedelta(days=1))
+    EventFactory(contact=contact, name="purchase", occurred_at=now)
+    EventFactory(name="login")
+
+    all_logins = api.get("/api/v1/events", {"contact": contact.pk, "name": "login"}).json()
+    recent = api.get(
+        "/api/v1/events",
+        {"contact": contact.pk, "name": "login", "since": (now - dt.timedelta(days=2)).isoformat()},
+    ).json()
+
+    assert [e["id"] for e in all_logins["results"]] == [new.pk, old.pk]
+    assert [e["id"] for e in recent["results"]] == [new.pk]

@@ -1,0 +1,98 @@
+import datetime as dt
+
+import factory
+from django.utils import timezone
+
+from contacts.api_keys import api_key_create
+from contacts.models import (
+    ApiKey,
+    Contact,
+    ContactImport,
+    ContactSubscription,
+    ContactTag,
+    CustomField,
+    Event,
+    SubscriptionTopic,
+    Tag,
+)
+
+
+class ContactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Contact
+
+    email = factory.Sequence(lambda n: f"person{n}@example.com")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    country = "FR"
+    timezone = "Europe/Paris"
+
+
+class TagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tag
+
+    name = factory.Sequence(lambda n: f"tag-{n}")
+
+
+class ContactTagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ContactTag
+
+    contact = factory.SubFactory(ContactFactory)
+    tag = factory.SubFactory(TagFactory)
+
+
+class CustomFieldFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CustomField
+        django_get_or_create = ["key"]
+
+    key = factory.Sequence(lambda n: f"field_{n}")
+    label = factory.LazyAttribute(lambda o: o.key.replace("_", " ").title())
+    type = "text"
+
+
+class EventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Event
+
+    contact = factory.SubFactory(ContactFactory)
+    name = "login"
+    occurred_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(minutes=5))
+
+
+class SubscriptionTopicFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SubscriptionTopic
+        django_get_or_create = ["key"]
+
+    key = factory.Sequence(lambda n: f"topic_{n}")
+    name = factory.LazyAttribute(lambda o: o.key.title())
+
+
+class ContactSubscriptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ContactSubscription
+
+    contact = factory.SubFactory(ContactFactory)
+    topic = factory.SubFactory(SubscriptionTopicFactory)
+    status = "subscribed"
+
+
+class ApiKeyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ApiKey
+
+    @classmethod
+    def _create(cls, model_class, *args, name="factory", **kwargs):
+        api_key, _ = api_key_create(name=name)
+        return api_key
+
+
+class ContactImportFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ContactImport
+
+    filename = "contacts.csv"
+    csv_text = "email,first_name\nann@example.com,Ann\n"
