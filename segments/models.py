@@ -1,0 +1,107 @@
+"""Segments: stored condition trees, their memberships over time, and the transitions outbox."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils.timezone import now
+
+
+class Segment(models.Model):
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    conditions = models.JSONField(help_text="Condition tree (design §4)")
+    # Derived from `conditions` when saved (segments.schema), so schedulers can query them.
+    depends_on = models.ManyToManyField(
+        "self", symmetrical=False, related_name="dependents", blank=True
+    )
+    is_time_relative = models.BooleanField(
+        default=False, help_text="Has relative windows, so membership changes as time passes"
+    )
+    refresh_interval = models.PositiveIntegerField(
+        default=300, help_text="Seconds between re-evaluations of a time-relative segment"
+    )
+    size = models.IntegerField(default=0)
+    last_evaluated_at = models.DateTimeField(null=True, blank=True)
+    next_evaluation_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["next_evaluation_at"], name="segment_next_eval_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SegmentMembership(models.Model):
+    """One stay of a contact in a segment; `left_at` is null while the contact is in."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.CASCADE, related_name="segment_memberships"
+    )
+    entered_at = models.DateTimeField()
+    left_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["segment", "contact"],
+                condition=Q(left_at__isnull=True),
+                name="membership_one_current_stay",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["contact", "segment"],
+                condition=Q(left_at__isnull=True),
+                name="membership_current_by_contact",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} in {self.segment_id} since {self.entered_at:%Y-%m-%d %H:%M}"
+
+
+class TransitionKind(models.TextChoices):
+    ENTERED = "entered"
+    LEFT = "left"
+
+
+class SegmentTransition(models.Model):
+    """Outbox of membership changes: written in the evaluation's transaction, consumed by flows."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="transitions")
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=8, choices=TransitionKind.choices)
+    occurred_at = models.DateTimeField()
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["id"], condition=Q(dispatched_at__isnull=True), name="transition_pending"
+            ),
+            models.Index(fields=["segment", "occurred_at"], name="transition_segment_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} {self.kind} {self.segment_id}"
+
+
+class SegmentDailyStats(models.Model):
+    """Size and entered/left counts per segment and UTC day, for charts."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="daily_stats")
+    day = models.DateField()
+    size = models.IntegerField(default=0)
+    entered = models.IntegerField(default=0)
+    left = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "day"], name="segment_stats_one_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id} {self.day}: {self.size}"
