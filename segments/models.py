@@ -13,6 +13,9 @@ class Segment(models.Model):
     depends_on = models.ManyToManyField(
         "self", symmetrical=False, related_name="dependents", blank=True
     )
+    # Change kinds (contacts.signals) that can alter membership, e.g. "field:country",
+    # "fields.plan", "event:login", "tags", "subscriptions", "segment:7".
+    dependency_keys = models.JSONField(default=list, blank=True)
     is_time_relative = models.BooleanField(
         default=False, help_text="Has relative windows, so membership changes as time passes"
     )
@@ -105,3 +108,19 @@ class SegmentDailyStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.segment_id} {self.day}: {self.size}"
+
+
+class PendingContactChange(models.Model):
+    """A contact changed and its segments are not yet re-evaluated (a durable work queue).
+
+    Append-only, so writers never wait on a worker's claim; workers claim rows with
+    SELECT ... FOR UPDATE SKIP LOCKED and delete them in the transaction that re-evaluates.
+    """
+
+    # No foreign key: a deleted contact still has to leave its segments' sizes.
+    contact_id = models.BigIntegerField()
+    changes = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=now)
+
+    def __str__(self) -> str:
+        return f"{self.contact_id}: {', '.join(self.changes)}"
