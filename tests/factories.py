@@ -15,6 +15,7 @@ from contacts.models import (
     SubscriptionTopic,
     Tag,
 )
+from segments.models import Segment, SegmentMembership
 
 
 class ContactFactory(factory.django.DjangoModelFactory):
@@ -96,3 +97,20 @@ class ContactImportFactory(factory.django.DjangoModelFactory):
 
     filename = "contacts.csv"
     csv_text = "email,first_name\nann@example.com,Ann\n"
+
+
+class SegmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Segment
+
+    name = factory.Sequence(lambda n: f"Segment {n}")
+    conditions = factory.LazyFunction(lambda: {"all": []})
+
+
+class SegmentMembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SegmentMembership
+
+    segment = factory.SubFactory(SegmentFactory)
+    contact = factory.SubFactory(ContactFactory)
+    entered_at = factory.LazyFunction(timezone.now)

@@ -1,0 +1,116 @@
+"""Reading facts off a (validated) condition tree: the segments it references, whether it
+depends on the clock, and what contact data it reads."""
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from contacts.builtins import BUILTIN_FIELD_TYPES
+from segments.operators import EMAIL_OPS, RELATIVE_OPS
+
+GROUP_KEYS = ("all", "any", "not")
+
+
+def iter_conditions(tree: object) -> Iterator[dict]:
+    """Every leaf condition of the tree, depth first; malformed nodes are skipped."""
+    if not isinstance(tree, dict):
+        return
+    for key in GROUP_KEYS:
+        if key in tree:
+            children = tree[key]
+            if key == "not":
+                children = [children]
+            if isinstance(children, list):
+                for child in children:
+                    yield from iter_conditions(child)
+            return
+    if "type" in tree:
+        yield tree
+
+
+def segment_references(tree: object) -> set[int]:
+    return {
+        node["segment"]
+        for node in iter_conditions(tree)
+        if node.get("type") == "segment" and isinstance(node.get("segment"), int)
+    }
+
+
+def is_time_relative(tree: object) -> bool:
+    """True when membership can change with the clock alone (relative windows)."""
+    for node in iter_conditions(tree):
+        kind = node.get("type")
+        if kind == "field" and node.get("op") in RELATIVE_OPS:
+            return True
+        if kind in ("event", "email") and node.get("within") is not None:
+            return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionDependencies:
+    """What a tree reads. Tag names are lower-cased (tags are case-insensitive)."""
+
+    builtin_fields: frozenset[str] = frozenset()
+    custom_fields: frozenset[str] = frozenset()
+    events: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()
+    topics: frozenset[str] = frozenset()
+    segments: frozenset[int] = frozenset()
+
+    def affected_by(self, changes: Iterable[str]) -> bool:
+        """Whether a `contacts_changed` signal's changes ("field:email", "fields.plan",
+        "tags", "subscriptions", "event:login", "segment:12") can change the tree's result."""
+        return any(self._reads(change) for change in changes)
+
+    def _reads(self, change: str) -> bool:
+        if change.startswith("fields."):
+            return change.removeprefix("fields.") in self.custom_fields
+        kind, _, name = change.partition(":")
+        match kind:
+            case "field":
+                return name in self.builtin_fields
+            case "event":
+                # Every stored event also advances last_activity_at.
+                return name in self.events or "last_activity_at" in self.builtin_fields
+            case "tags":
+                return bool(self.tags)
+            case "subscriptions":
+                return bool(self.topics)
+            case "segment":
+                return name.isdigit() and int(name) in self.segments
+        return False
+
+
+def dependencies(tree: object) -> ConditionDependencies:
+    builtin, custom, events, tags, topics, segments = set(), set(), set(), set(), set(), set()
+    for node in iter_conditions(tree):
+        match node.get("type"):
+            case "field":
+                key = node.get("field")
+                if isinstance(key, str):
+                    (builtin if key in BUILTIN_FIELD_TYPES else custom).add(key)
+            case "event":
+                if isinstance(node.get("event"), str):
+                    events.add(node["event"])
+            case "email":
+                if node.get("op") in EMAIL_OPS:
+                    events.add(EMAIL_OPS[node["op"]][0])
+            case "tag":
+                if isinstance(node.get("tag"), str):
+                    tags.add(node["tag"].strip().lower())
+            case "subscription":
+                if isinstance(node.get("topic"), str):
+                    topics.add(node["topic"])
+                # A contact whose email_status is not active is subscribed to nothing.
+                builtin.add("email_status")
+            case "segment":
+                if isinstance(node.get("segment"), int):
+                    segments.add(node["segment"])
+    return ConditionDependencies(
+        builtin_fields=frozenset(builtin),
+        custom_fields=frozenset(custom),
+        events=frozenset(events),
+        tags=frozenset(tags),
+        topics=frozenset(topics),
+        segments=frozenset(segments),
+    )
