@@ -1,0 +1,126 @@
+"""Condition trees -> one Django `Q` over contacts.Contact, evaluated by the database.
+
+    Contact.objects.filter(compile_conditions(tree, now=now))
+
+is a single SQL query: fields are columns or typed JSON values, events, tags, subscriptions
+and memberships are (correlated) subqueries, every value a bound parameter. Every leaf is
+true or false, never NULL, so `{"not": X}` is exactly the complement of X. The tree must be
+valid (segments.schema.validate_conditions).
+"""
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from functools import reduce
+from operator import and_, or_
+
+from django.db.models import Exists, OuterRef, Q, Value
+from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
+
+from contacts.builtins import BUILTIN_FIELD_TYPES
+from contacts.field_types import field_definitions
+from contacts.models import ContactSubscription, ContactTag, CustomField, SubscriptionTopic
+from segments.event_conditions import email_condition_q, event_condition_q
+from segments.field_conditions import field_condition_q
+from segments.models import SegmentMembership
+from segments.sql import FALSE, TRUE
+from segments.tree import iter_conditions
+
+
+def compile_conditions(
+    tree: Mapping, *, now: dt.datetime, fields: Mapping[str, CustomField] | None = None
+) -> Q:
+    """`now` resolves relative windows; `fields` (custom field definitions by key) saves the
+    query that loads them when the tree reads custom fields."""
+    context = CompileContext(now=now, fields=fields, tree=tree)
+    return context.node(tree)
+
+
+class CompileContext:
+    def __init__(self, *, now: dt.datetime, fields: Mapping | None, tree: Mapping):
+        self.now = now if now.tzinfo is not None else now.replace(tzinfo=dt.UTC)
+        if fields is None:
+            reads_custom = any(
+                node.get("type") == "field" and node.get("field") not in BUILTIN_FIELD_TYPES
+                for node in iter_conditions(tree)
+            )
+            fields = field_definitions() if reads_custom else {}
+        self.fields = fields
+
+    def node(self, node: Mapping) -> Q:
+        if "all" in node:
+            return reduce(and_, (self.node(child) for child in node["all"]), TRUE)
+        if "any" in node:
+            children = [self.node(child) for child in node["any"]]
+            return reduce(or_, children) if children else FALSE
+        if "not" in node:
+            return ~self.node(node["not"])
+        return self.leaf(node)
+
+    def leaf(self, node: Mapping) -> Q:
+        compile_leaf = LEAF_COMPILERS.get(node.get("type"))
+        if compile_leaf is None:
+            raise ValueError(f"Unknown condition type {node.get('type')!r}.")
+        return compile_leaf(node, self)
+
+
+def _field(node: Mapping, context: CompileContext) -> Q:
+    return field_condition_q(node, now=context.now, fields=context.fields)
+
+
+def _event(node: Mapping, context: CompileContext) -> Q:
+    return event_condition_q(node, now=context.now)
+
+
+def _email(node: Mapping, context: CompileContext) -> Q:
+    return email_condition_q(node, now=context.now)
+
+
+def segment_membership_q(segment_id: int) -> Q:
+    current = SegmentMembership.objects.filter(
+        segment_id=segment_id, contact_id=OuterRef("pk"), left_at__isnull=True
+    )
+    return Q(Exists(current))
+
+
+def _segment(node: Mapping, context: CompileContext) -> Q:
+    member = segment_membership_q(node["segment"])
+    return member if node["op"] == "in" else ~member
+
+
+def tag_q(name: str) -> Q:
+    tagged = ContactTag.objects.filter(contact_id=OuterRef("pk")).filter(
+        Exact(Lower("tag__name"), Lower(Value(name.strip())))
+    )
+    return Q(Exists(tagged))
+
+
+def _tag(node: Mapping, context: CompileContext) -> Q:
+    has = tag_q(node["tag"])
+    return has if node["op"] == "has" else ~has
+
+
+def subscribed_q(topic: str) -> Q:
+    """The contact's own choice for the topic, else the topic's default; a contact whose
+    email_status is not active (unsubscribed, bounced, complained) is subscribed to nothing."""
+    choices = ContactSubscription.objects.filter(contact_id=OuterRef("pk"), topic__key=topic)
+    opted_in = Q(Exists(choices.filter(status="subscribed")))
+    default_in = ~Q(Exists(choices)) & Q(
+        Exists(SubscriptionTopic.objects.filter(key=topic, default_opt_in=True))
+    )
+    return Q(email_status="active") & (opted_in | default_in)
+
+
+def _subscription(node: Mapping, context: CompileContext) -> Q:
+    subscribed = subscribed_q(node["topic"])
+    return subscribed if node["op"] == "subscribed" else ~subscribed
+
+
+LEAF_COMPILERS: dict[str, Callable[[Mapping, CompileContext], Q]] = {
+    "field": _field,
+    "event": _event,
+    "email": _email,
+    "segment": _segment,
+    "tag": _tag,
+    "subscription": _subscription,
+}
