@@ -186,6 +186,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
 }
 
+# --- CSV import of contacts -----------------------------------------------------------------
+CONTACT_IMPORT_MAX_BYTES = int(os.environ.get("CONTACT_IMPORT_MAX_BYTES", 50 * 1024 * 1024))
+CONTACT_IMPORT_CHUNK_SIZE = 500  # rows per transaction (progress is committed per chunk)
+# A running import whose worker has not reported for this many seconds is re-enqueued.
+CONTACT_IMPORT_STUCK_AFTER = int(os.environ.get("CONTACT_IMPORT_STUCK_AFTER", 600))
+
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Segflow <noreply@localhost>")

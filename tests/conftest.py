@@ -13,6 +13,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from contacts.api_keys import api_key_create
+from tests.celery_worker import celery_worker_process  # noqa: F401 (fixture for all tests)
 
 START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 START_REDIS = (

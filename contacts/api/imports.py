@@ -1,0 +1,147 @@
+import json
+
+from django.conf import settings
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from contacts.api.pagination import PageNumberPagination
+from contacts.csv_import import contact_import_create, contact_import_enqueue
+from contacts.csv_mapping import split_tags
+from contacts.errors import InvalidInput
+from contacts.models import ContactImport
+
+_MB = 1024 * 1024
+
+
+def _check_size(size: int) -> None:
+    limit = settings.CONTACT_IMPORT_MAX_BYTES
+    if size > limit:
+        raise InvalidInput.single(
+            "file",
+            f"The file is {size / _MB:.1f} MB; imports are limited to {limit / _MB:.0f} MB. "
+            "Split it into several files.",
+        )
+
+
+def _content_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _mapping(raw: str | None) -> dict:
+    if not raw:
+        return {}
+    try:
+        mapping = json.loads(raw)
+    except ValueError:
+        mapping = None
+    if not isinstance(mapping, dict):
+        raise InvalidInput.single(
+            "mapping", 'Must be a JSON object of {"CSV column": "field key", ...}.'
+        )
+    return mapping
+
+
+def _queryset():
+    return ContactImport.objects.defer("csv_text")
+
+
+class ContactImportOutputSerializer(serializers.ModelSerializer):
+    errors = serializers.JSONField(
+        help_text='The first 1,000 rows with errors: [{"row": n, "errors": {column: [message]}}]'
+        " where row 1 is the first row under the header."
+    )
+
+    class Meta:
+        model = ContactImport
+        fields = [
+            "id",
+            "filename",
+            "status",
+            "mapping",
+            "tags",
+            "total_rows",
+            "processed_rows",
+            "created_count",
+            "updated_count",
+            "error_count",
+            "errors",
+            "failure",
+            "created_at",
+            "finished_at",
+        ]
+
+
+class ContactImportListApi(APIView):
+    parser_classes = [MultiPartParser]
+    pagination_class = PageNumberPagination
+
+    class InputSerializer(serializers.Serializer):
+        file = serializers.FileField(help_text="UTF-8 CSV (`,` `;` or tab), header row first.")
+        mapping = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            help_text='JSON object {"CSV column": "field key"}; "" ignores a column, "tags" '
+            "splits a cell on , or ;. Columns not given map to the built-in or custom field "
+            "whose key or label matches their header.",
+        )
+        tags = serializers.ListField(
+            child=serializers.CharField(max_length=100),
+            required=False,
+            max_length=100,
+            help_text="Tags added to every imported contact: repeat the field, or separate "
+            "names with , or ;.",
+        )
+
+    @extend_schema(operation_id="imports_list", responses=ContactImportOutputSerializer(many=True))
+    def get(self, request):
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(_queryset().order_by("-pk"), request, self)
+        return paginator.get_paginated_response(ContactImportOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="imports_create",
+        request={"multipart/form-data": InputSerializer},
+        responses={202: ContactImportOutputSerializer},
+        description="Upload a CSV of contacts. The file and its column mapping are checked at "
+        "once (400 names unmapped columns and unknown keys); rows are imported by a worker: "
+        "poll GET /api/v1/imports/{id} for progress and per-row errors. Re-importing a file "
+        "updates the same contacts (by external_id, else email).",
+    )
+    def post(self, request):
+        # Refuse an oversized body before it is read (the slack is for the form's other parts).
+        content_length = _content_length(request)
+        if content_length > settings.CONTACT_IMPORT_MAX_BYTES + _MB:
+            _check_size(content_length)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data["file"]
+        _check_size(upload.size)
+        with transaction.atomic():
+            contact_import = contact_import_create(
+                data=upload.read(),
+                filename=upload.name or "",
+                mapping=_mapping(serializer.validated_data.get("mapping")),
+                tags=[
+                    name
+                    for value in serializer.validated_data.get("tags", [])
+                    for name in split_tags(value)
+                ],
+            )
+            contact_import_enqueue(import_id=contact_import.pk)
+        return Response(
+            ContactImportOutputSerializer(contact_import).data, status=status.HTTP_202_ACCEPTED
+        )
+
+
+class ContactImportDetailApi(APIView):
+    @extend_schema(operation_id="imports_retrieve", responses=ContactImportOutputSerializer)
+    def get(self, request, pk: int):
+        return Response(ContactImportOutputSerializer(get_object_or_404(_queryset(), pk=pk)).data)

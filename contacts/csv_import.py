@@ -1,0 +1,227 @@
+"""CSV import of contacts: create an import, process it in chunks, recover stuck ones.
+
+Each chunk's upserts and the progress it adds to the ContactImport row commit in one
+transaction, so a crash never leaves a half-counted chunk and processing resumes at
+`processed_rows`. The worker holding an import is the one whose `claimed_at` is on the row:
+every chunk locks the row, checks it and stamps a new `claimed_at`, so a worker whose claim
+was reset stops before writing anything.
+"""
+
+import datetime as dt
+import itertools
+from collections.abc import Callable, Mapping
+
+from django.conf import settings
+from django.db import DataError, IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from contacts import builtins
+from contacts.api.errors import flatten_errors
+from contacts.api.serializers import ContactInputSerializer
+from contacts.csv_files import CsvFile, CsvRow, csv_decode, csv_file_check
+from contacts.csv_mapping import RowReader, column_mapping_resolve
+from contacts.errors import ErrorCollector, InvalidInput
+from contacts.field_types import field_definitions
+from contacts.models import ContactImport, CustomField, ImportStatus
+from contacts.services import contact_upsert
+
+MAX_STORED_ERRORS = 1000
+_PROGRESS_FIELDS = [
+    "status",
+    "processed_rows",
+    "created_count",
+    "updated_count",
+    "error_count",
+    "errors",
+    "claimed_at",
+    "finished_at",
+]
+
+
+def _import_tags(names: list[str]) -> list[str]:
+    errors = ErrorCollector()
+    clean: dict[str, str] = {}
+    for index, name in enumerate(names):
+        try:
+            tag = builtins.normalize_tag_name(name)
+        except ValueError as exc:
+            errors.add(f"tags[{index}]", str(exc))
+        else:
+            clean.setdefault(tag.lower(), tag)
+    errors.raise_if_any()
+    return list(clean.values())
+
+
+def contact_import_create(
+    *,
+    data: bytes,
+    filename: str = "",
+    mapping: Mapping[str, object] | None = None,
+    tags: list[str] | None = None,
+) -> ContactImport:
+    """Check the file and its column mapping, and store the import (pending).
+
+    Raises InvalidInput, naming every problem, when the file cannot be imported at all:
+    not UTF-8 CSV, no header or rows, unmapped columns, unknown field keys.
+    """
+    csv_file = CsvFile(csv_decode(data))
+    total_rows, filled_columns = csv_file_check(csv_file)
+    resolved = column_mapping_resolve(
+        header=csv_file.header,
+        explicit={str(column).strip(): key for column, key in (mapping or {}).items()},
+        definitions=field_definitions(),
+        filled_columns=filled_columns,
+    )
+    if total_rows == 0:
+        raise InvalidInput.single("file", "The file has a header but no rows to import.")
+    return ContactImport.objects.create(
+        filename=filename[:255],
+        csv_text=csv_file.text,
+        mapping=resolved,
+        tags=_import_tags(tags or []),
+        total_rows=total_rows,
+    )
+
+
+def contact_import_enqueue(*, import_id: int) -> None:
+    """Process the import on a worker once the current transaction commits."""
+    from contacts.tasks import process_contact_import
+
+    transaction.on_commit(lambda: process_contact_import.delay(import_id))
+
+
+def _claim(import_id: int) -> dt.datetime | None:
+    claimed_at = timezone.now()
+    won = ContactImport.objects.filter(pk=import_id, status=ImportStatus.PENDING).update(
+        status=ImportStatus.RUNNING, claimed_at=claimed_at
+    )
+    return claimed_at if won else None
+
+
+def _import_row(
+    row: CsvRow, reader: RowReader, definitions: Mapping[str, CustomField]
+) -> tuple[bool | None, dict[str, list[str]]]:
+    """Upsert one row: (created, {}) or (None, {column: [messages]})."""
+    width_error = reader.width_error(row.cells)
+    if width_error:
+        return None, width_error
+    serializer = ContactInputSerializer(
+        data=reader.data(row.cells), context={"field_definitions": definitions, "csv": True}
+    )
+    if not serializer.is_valid():
+        errors: dict[str, list[str]] = {}
+        for item in flatten_errors(serializer.errors):
+            errors.setdefault(item["path"], []).append(item["message"])
+        return None, reader.column_errors(errors)
+    values, fields, tags = serializer.split()
+    try:
+        _, created = contact_upsert(values=values, fields=fields, tags=tags)
+    except InvalidInput as exc:
+        return None, reader.column_errors(exc.errors)
+    except (IntegrityError, DataError) as exc:
+        return None, {"": [f"The database refused this row: {str(exc).splitlines()[0]}"]}
+    return created, {}
+
+
+def _process_chunk(
+    *,
+    import_id: int,
+    claimed_at: dt.datetime,
+    rows: list[CsvRow],
+    reader: RowReader,
+    definitions: Mapping[str, CustomField],
+) -> ContactImport | None:
+    """Import `rows` and record them on the import, atomically; None when the claim is lost."""
+    with transaction.atomic():
+        contact_import = (
+            ContactImport.objects.select_for_update().defer("csv_text").get(pk=import_id)
+        )
+        if contact_import.status != ImportStatus.RUNNING or contact_import.claimed_at != claimed_at:
+            return None
+        for row in rows:
+            created, errors = _import_row(row, reader, definitions)
+            if errors:
+                contact_import.error_count += 1
+                if len(contact_import.errors) < MAX_STORED_ERRORS:
+                    contact_import.errors.append({"row": row.number, "errors": errors})
+            elif created:
+                contact_import.created_count += 1
+            else:
+                contact_import.updated_count += 1
+        contact_import.processed_rows += len(rows)
+        contact_import.claimed_at = timezone.now()
+        if not rows or contact_import.processed_rows >= contact_import.total_rows:
+            contact_import.status = ImportStatus.DONE
+            contact_import.finished_at = contact_import.claimed_at
+        contact_import.save(update_fields=_PROGRESS_FIELDS)
+    return contact_import
+
+
+def contact_import_process(
+    *,
+    import_id: int,
+    on_progress: Callable[[ContactImport], None] | None = None,
+) -> ContactImport | None:
+    """Claim a pending import and run it to the end, resuming at `processed_rows`.
+
+    Returns the finished import, or None when another worker holds it (or it is finished).
+    """
+    claimed_at = _claim(import_id)
+    if claimed_at is None:
+        return None
+    contact_import = ContactImport.objects.get(pk=import_id)
+    try:
+        csv_file = CsvFile(contact_import.csv_text)
+        reader = RowReader(
+            header=csv_file.header, mapping=contact_import.mapping, tags=contact_import.tags
+        )
+        definitions = field_definitions()
+        rows = itertools.islice(csv_file.rows(), contact_import.processed_rows, None)
+        chunk_size = settings.CONTACT_IMPORT_CHUNK_SIZE
+        while True:
+            chunk = list(itertools.islice(rows, chunk_size))
+            progress = _process_chunk(
+                import_id=import_id,
+                claimed_at=claimed_at,
+                rows=chunk,
+                reader=reader,
+                definitions=definitions,
+            )
+            if progress is None:
+                return None
+            claimed_at = progress.claimed_at
+            if on_progress is not None:
+                on_progress(progress)
+            if progress.status == ImportStatus.DONE:
+                return progress
+    except Exception as exc:
+        # A bug or a file we cannot read: fail the import (reported to the user) rather than
+        # have the stuck-import reset retry it forever. Only our own claim is failed.
+        ContactImport.objects.filter(pk=import_id, claimed_at=claimed_at).update(
+            status=ImportStatus.FAILED, failure=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        raise
+
+
+def contact_imports_reset_stuck(*, now: dt.datetime | None = None) -> list[int]:
+    """Re-enqueue imports whose worker went silent (claim older than the timeout) and pending
+    ones whose task was lost. Rows being processed right now are locked and skipped."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=settings.CONTACT_IMPORT_STUCK_AFTER)
+    stuck = Q(status=ImportStatus.RUNNING, claimed_at__lt=cutoff) | Q(
+        status=ImportStatus.PENDING, created_at__lt=cutoff
+    )
+    with transaction.atomic():
+        import_ids = list(
+            ContactImport.objects.select_for_update(skip_locked=True)
+            .filter(stuck)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        ContactImport.objects.filter(pk__in=import_ids).update(
+            status=ImportStatus.PENDING, claimed_at=None
+        )
+        for import_id in import_ids:
+            contact_import_enqueue(import_id=import_id)
+    return import_ids
