@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+RUN_SITE_URL = $(or $(SITE_URL),http://127.0.0.1:$(PORT))
 UV_VERSION := 0.13.9
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/segflow
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
@@ -16,10 +17,14 @@ $(BIN)/uv:
 install: $(BIN)/uv
 	$(BIN)/uv sync --locked --inexact --quiet
 
+# Embedded default (SQLite + filesystem broker) unless DATABASE_URL / CELERY_BROKER_URL are set:
+# web on 127.0.0.1:$(PORT) plus a Celery worker and beat (Procfile.dev); Ctrl-C stops all three.
 run: install
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo --if-empty
-	PORT=$(PORT) $(BIN)/honcho --procfile Procfile.dev start
+	SITE_URL=$(RUN_SITE_URL) $(BIN)/python manage.py seed_demo --if-empty
+	@# WhiteNoise serves the apps' static files directly in dev; an empty STATIC_ROOT keeps it quiet.
+	@mkdir -p staticfiles
+	PORT=$(PORT) SITE_URL=$(RUN_SITE_URL) $(BIN)/honcho --procfile Procfile.dev start
 
 # Debian's Chromium drives the browser tests (Playwright cannot download its own here).
 browser:

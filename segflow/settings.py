@@ -157,6 +157,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Group operations by resource (contacts, events, ...) rather than under one "v1".
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
 }
 
 # --- Celery ---------------------------------------------------------------------------------
@@ -166,11 +168,13 @@ if not CELERY_BROKER_URL:
     # Embedded default: kombu's filesystem transport needs no broker server.
     broker_dir = VAR_DIR / "broker"
     (broker_dir / "queue").mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost//"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(broker_dir / "queue"),
         "data_folder_out": str(broker_dir / "queue"),
         "store_processed": False,
+        # Seconds between looks at an empty queue folder: the task latency of `make run`.
+        "polling_interval": 0.2,
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

@@ -4,6 +4,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from contacts import views as contacts_views
 
+admin.site.site_header = "Segflow"
+admin.site.site_title = "Segflow admin"
+admin.site.index_title = "Contacts, segments and flows"
+
 urlpatterns = [
     path("", contacts_views.home, name="home"),
     path("healthz", contacts_views.healthz, name="healthz"),
