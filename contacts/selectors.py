@@ -13,8 +13,14 @@ def contact_list(
     search: str | None = None,
     tag: str | None = None,
     external_id: str | None = None,
+    segment: int | None = None,
 ) -> QuerySet[Contact]:
     contacts = Contact.objects.prefetch_related("tags").order_by("id")
+    if segment is not None:
+        # Current members only; one current stay per contact, so the join repeats no one.
+        contacts = contacts.filter(
+            segment_memberships__segment_id=segment, segment_memberships__left_at__isnull=True
+        )
     if email:
         contacts = contacts.filter(email=email.strip().lower())
     if external_id:

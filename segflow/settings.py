@@ -188,6 +188,15 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "contacts.tasks.reset_stuck_imports",
         "schedule": 300.0,
     },
+    "segments-evaluate-due": {
+        "task": "segments.tasks.evaluate_due_segments",
+        "schedule": 60.0,
+    },
+    # Safety net: drains contact changes whose queued task was lost.
+    "segments-process-contact-changes": {
+        "task": "segments.tasks.process_contact_changes",
+        "schedule": 60.0,
+    },
 }
 
 # --- CSV import of contacts -----------------------------------------------------------------

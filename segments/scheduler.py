@@ -1,0 +1,210 @@
+"""Keeping segments current: incremental re-evaluation of changed contacts, periodic
+re-evaluation of time-relative segments, and full refreshes in dependency order.
+
+Durable state lives in PostgreSQL rows (PendingContactChange, Segment.next_evaluation_at);
+Celery only runs the functions here (segments.tasks).
+"""
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+
+from contacts.models import Contact
+from segments.dependencies import DependencyGraph, is_affected
+from segments.evaluation import EvaluationResult, segment_evaluate, segment_evaluate_contacts
+from segments.models import PendingContactChange, Segment, SegmentMembership
+
+logger = logging.getLogger(__name__)
+
+CHANGE_BATCH_SIZE = 500
+MAX_BATCHES_PER_RUN = 50
+DUE_BATCH_SIZE = 100
+# A contact created less than this before a segment's last full evaluation may have been
+# missed by it (its transaction committed later), so it is evaluated whatever changed.
+NEW_CONTACT_MARGIN = dt.timedelta(minutes=5)
+
+
+# --- Incremental: contacts changed ------------------------------------------------------------
+
+
+def contact_changes_record(*, contact_ids: Iterable[int], changes: Iterable[str]) -> None:
+    """Queue the contacts for re-evaluation (durably), then a task to drain the queue."""
+    kinds = sorted(set(changes))
+    rows = [PendingContactChange(contact_id=pk, changes=kinds) for pk in set(contact_ids)]
+    if not rows or not kinds:
+        return
+    PendingContactChange.objects.bulk_create(rows, batch_size=1000)
+    from segments.tasks import process_contact_changes
+
+    transaction.on_commit(process_contact_changes.delay)
+
+
+def on_contacts_changed(sender, *, contact_ids, changes, **kwargs) -> None:
+    """Receiver of contacts.signals.contacts_changed (sent after commit)."""
+    contact_changes_record(contact_ids=contact_ids, changes=changes)
+
+
+def contact_changes_process(*, now: dt.datetime, batch_size: int = CHANGE_BATCH_SIZE) -> int:
+    """Drain the pending changes batch by batch; returns how many rows were processed.
+
+    Several workers can drain at once: each claims its own rows (SKIP LOCKED).
+    """
+    processed = 0
+    for _ in range(MAX_BATCHES_PER_RUN):
+        claimed = contact_changes_process_batch(now=now, batch_size=batch_size)
+        processed += claimed
+        if claimed < batch_size:
+            break
+    else:
+        from segments.tasks import process_contact_changes
+
+        transaction.on_commit(process_contact_changes.delay)  # more to do: let others in
+    return processed
+
+
+def contact_changes_process_batch(*, now: dt.datetime, batch_size: int = CHANGE_BATCH_SIZE) -> int:
+    """Claim up to `batch_size` pending rows, re-evaluate the affected segments for those
+    contacts only, delete the rows: all in one transaction, so a crash leaves them pending."""
+    with transaction.atomic():
+        claimed = list(
+            PendingContactChange.objects.select_for_update(skip_locked=True)
+            .order_by("id")
+            .values_list("id", "contact_id", "changes")[:batch_size]
+        )
+        if not claimed:
+            return 0
+        changes_by_contact: dict[int, set[str]] = defaultdict(set)
+        for _, contact_id, changes in claimed:
+            changes_by_contact[contact_id].update(changes)
+        contacts_reevaluate(changes_by_contact=changes_by_contact, now=now)
+        PendingContactChange.objects.filter(id__in=[row_id for row_id, _, _ in claimed]).delete()
+    return len(claimed)
+
+
+def contacts_reevaluate(
+    *, changes_by_contact: dict[int, set[str]], now: dt.datetime
+) -> dict[int, EvaluationResult]:
+    """Re-evaluate the given contacts in every segment whose conditions read what changed,
+    in dependency order; a contact that moves in one segment is re-evaluated in the segments
+    that read it. Returns the results by segment id."""
+    created_at = dict(
+        Contact.objects.filter(pk__in=changes_by_contact).values_list("pk", "created_at")
+    )
+    if len(created_at) < len(changes_by_contact):
+        segments_recount_sizes()  # deleted contacts took their memberships with them
+    graph = DependencyGraph.load()
+    # Never evaluated yet: its first full evaluation, queued already, covers everyone.
+    segments = Segment.objects.filter(last_evaluated_at__isnull=False).only(
+        "pk", "dependency_keys", "last_evaluated_at", "size"
+    )
+    moved: dict[int, frozenset[int]] = {}
+    results: dict[int, EvaluationResult] = {}
+    for segment in graph.ordered(segments):
+        missed_after = segment.last_evaluated_at - NEW_CONTACT_MARGIN
+        contact_ids = {
+            contact_id
+            for contact_id, changes in changes_by_contact.items()
+            if contact_id in created_at
+            and (
+                is_affected(segment.dependency_keys, changes)
+                or created_at[contact_id] >= missed_after
+            )
+        }
+        for read_id in graph.upstream[segment.pk]:
+            contact_ids |= moved.get(read_id, frozenset())
+        if not contact_ids:
+            continue
+        try:
+            with transaction.atomic():  # one broken segment must not hold the others back
+                result = segment_evaluate_contacts(
+                    segment=segment, contact_ids=contact_ids, now=now
+                )
+        except Exception:
+            logger.exception("Incremental evaluation of segment %s failed", segment.pk)
+            continue
+        results[segment.pk] = result
+        moved[segment.pk] = result.moved_contact_ids
+    return results
+
+
+def segments_recount_sizes() -> None:
+    current = (
+        SegmentMembership.objects.filter(segment=OuterRef("pk"), left_at__isnull=True)
+        .order_by()
+        .values("segment")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    Segment.objects.update(size=Coalesce(Subquery(current), 0))
+
+
+# --- Full evaluation in dependency order -----------------------------------------------------
+
+
+def segments_refresh(
+    *, segments: Iterable[Segment], now: dt.datetime
+) -> dict[int, EvaluationResult]:
+    """Fully evaluate the segments in dependency order, then (transitively) the segments that
+    read one whose membership changed. Each segment is its own transaction."""
+    graph = DependencyGraph.load()
+    pending = {segment.pk: segment for segment in segments}
+    results: dict[int, EvaluationResult] = {}
+    while pending:
+        segment = graph.ordered(pending.values())[0]
+        del pending[segment.pk]
+        try:
+            result = segment_evaluate(segment=segment, now=now)
+        except Segment.DoesNotExist:
+            continue
+        except Exception:
+            logger.exception("Evaluation of segment %s failed", segment.pk)
+            continue
+        results[segment.pk] = result
+        if result.changed:
+            readers = graph.downstream[segment.pk] - set(results) - set(pending)
+            pending.update(Segment.objects.in_bulk(readers))
+    return results
+
+
+def segment_queue_refresh(*, segment_ids: Iterable[int]) -> None:
+    """Queue a full refresh of these segments once the current transaction commits."""
+    from segments.tasks import refresh_segments
+
+    ids = sorted(set(segment_ids))
+    if ids:
+        transaction.on_commit(lambda: refresh_segments.delay(ids))
+
+
+def segment_evaluate_now(*, segment: Segment, now: dt.datetime) -> EvaluationResult:
+    """Evaluate in the caller's process (on demand); the segments reading it are queued."""
+    result = segment_evaluate(segment=segment, now=now)
+    if result.changed:
+        segment_queue_refresh(segment_ids=DependencyGraph.load().downstream[segment.pk])
+    return result
+
+
+# --- Periodic: time-relative segments --------------------------------------------------------
+
+
+def segments_claim_due(*, now: dt.datetime, limit: int = DUE_BATCH_SIZE) -> list[Segment]:
+    """Claim segments whose next evaluation is due by moving it an interval ahead, so no other
+    worker takes them; a crash after the claim only delays them by one interval."""
+    with transaction.atomic():
+        due = list(
+            Segment.objects.select_for_update(skip_locked=True)
+            .filter(next_evaluation_at__lte=now)
+            .order_by("next_evaluation_at", "pk")[:limit]
+        )
+        for segment in due:
+            segment.next_evaluation_at = now + dt.timedelta(seconds=segment.refresh_interval)
+        Segment.objects.bulk_update(due, ["next_evaluation_at"])
+    return due
+
+
+def segments_evaluate_due(*, now: dt.datetime) -> dict[int, EvaluationResult]:
+    return segments_refresh(segments=segments_claim_due(now=now), now=now)

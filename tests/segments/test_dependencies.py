@@ -1,0 +1,120 @@
+import datetime as dt
+
+import pytest
+
+from segments.dependencies import EVERY_EVENT, DependencyGraph, dependency_keys, is_affected
+from segments.models import SegmentMembership
+from segments.scheduler import segments_refresh
+from segments.services import segment_create
+from tests.factories import ContactFactory, CustomFieldFactory, SubscriptionTopicFactory
+
+NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
+IN_FRANCE = {"type": "field", "field": "country", "op": "eq", "value": "FR"}
+
+
+def members(segment) -> set[int]:
+    current = SegmentMembership.objects.filter(segment=segment, left_at__isnull=True)
+    return set(current.values_list("contact_id", flat=True))
+
+
+@pytest.mark.django_db
+def test_dependency_keys_name_the_changes_a_tree_reads():
+    CustomFieldFactory(key="plan", type="text")
+    SubscriptionTopicFactory(key="news")
+    tree = {
+        "all": [
+            IN_FRANCE,
+            {"type": "field", "field": "plan", "op": "eq", "value": "pro"},
+            {"type": "event", "event": "login", "op": "performed"},
+            {"type": "tag", "op": "has", "tag": "VIP"},
+            {"not": {"type": "subscription", "op": "subscribed", "topic": "news"}},
+            {"type": "segment", "op": "in", "segment": 7},
+        ]
+    }
+
+    assert dependency_keys(tree) == [
+        "event:login",
+        "field:country",
+        "field:email_status",
+        "fields.plan",
+        "segment:7",
+        "subscriptions",
+        "tags",
+    ]
+
+
+def test_last_activity_depends_on_every_event():
+    tree = {"type": "field", "field": "last_activity_at", "op": "within_last", "value": {"days": 3}}
+
+    keys = dependency_keys(tree)
+
+    assert EVERY_EVENT in keys
+    assert is_affected(keys, {"event:anything"})
+    assert not is_affected(keys, {"tags"})
+
+
+def test_change_outside_the_keys_does_not_affect():
+    assert not is_affected(["field:country"], {"field:first_name", "event:login"})
+    assert is_affected(["field:country"], {"field:first_name", "field:country"})
+
+
+@pytest.mark.django_db
+def test_segments_are_ordered_after_the_segments_they_read():
+    base = segment_create(name="France", conditions=IN_FRANCE)
+    middle = segment_create(
+        name="Not France", conditions={"type": "segment", "op": "not_in", "segment": base.pk}
+    )
+    top = segment_create(
+        name="Top", conditions={"type": "segment", "op": "in", "segment": middle.pk}
+    )
+    lone = segment_create(name="Lone", conditions=IN_FRANCE)
+
+    ordered = DependencyGraph.load().ordered([top, middle, lone, base])
+
+    assert ordered.index(base) < ordered.index(middle) < ordered.index(top)
+
+
+@pytest.mark.django_db
+def test_refresh_evaluates_read_segments_first():
+    ann = ContactFactory(country="FR")
+    bob = ContactFactory(country="DE")
+    france = segment_create(name="France", conditions=IN_FRANCE)
+    elsewhere = segment_create(
+        name="Elsewhere", conditions={"type": "segment", "op": "not_in", "segment": france.pk}
+    )
+
+    segments_refresh(segments=[elsewhere, france], now=NOW)
+
+    assert members(france) == {ann.pk}
+    assert members(elsewhere) == {bob.pk}
+
+
+@pytest.mark.django_db
+def test_refresh_follows_with_segments_reading_a_changed_one():
+    ann = ContactFactory(country="FR")
+    france = segment_create(name="France", conditions=IN_FRANCE)
+    in_france = segment_create(
+        name="In France", conditions={"type": "segment", "op": "in", "segment": france.pk}
+    )
+    segments_refresh(segments=[france, in_france], now=NOW)
+    ann.country = "DE"
+    ann.save()
+
+    results = segments_refresh(segments=[france], now=NOW + dt.timedelta(minutes=1))
+
+    assert set(results) == {france.pk, in_france.pk}
+    assert members(in_france) == set()
+
+
+@pytest.mark.django_db
+def test_refresh_skips_readers_when_membership_did_not_change():
+    ContactFactory(country="FR")
+    france = segment_create(name="France", conditions=IN_FRANCE)
+    reader = segment_create(
+        name="Reader", conditions={"type": "segment", "op": "in", "segment": france.pk}
+    )
+    segments_refresh(segments=[france, reader], now=NOW)
+
+    results = segments_refresh(segments=[france], now=NOW + dt.timedelta(minutes=1))
+
+    assert set(results) == {france.pk}

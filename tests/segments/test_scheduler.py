@@ -1,0 +1,200 @@
+import datetime as dt
+
+import pytest
+
+from contacts.models import Contact
+from contacts.signals import contacts_changed
+from segments.evaluation import segment_evaluate
+from segments.models import PendingContactChange, SegmentMembership, SegmentTransition
+from segments.scheduler import (
+    contact_changes_process,
+    contact_changes_process_batch,
+    contact_changes_record,
+    segments_claim_due,
+    segments_evaluate_due,
+)
+from segments.services import segment_create
+from tests.factories import ContactFactory, ContactTagFactory, SegmentFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
+LATER = NOW + dt.timedelta(minutes=1)
+IN_FRANCE = {"type": "field", "field": "country", "op": "eq", "value": "FR"}
+VIP = {"type": "tag", "op": "has", "tag": "vip"}
+
+
+def members(segment) -> set[int]:
+    current = SegmentMembership.objects.filter(segment=segment, left_at__isnull=True)
+    return set(current.values_list("contact_id", flat=True))
+
+
+def evaluated_segment(name, conditions, *, now=NOW):
+    segment = segment_create(name=name, conditions=conditions)
+    segment_evaluate(segment=segment, now=now)
+    return segment
+
+
+@pytest.fixture
+def old_contacts():
+    """Contacts created well before the segments' first evaluation."""
+    created = NOW - dt.timedelta(days=30)
+    return ContactFactory.create_batch(2, country="FR", created_at=created)
+
+
+def test_signal_records_each_contact_as_pending(django_capture_on_commit_callbacks):
+    ann, bob = ContactFactory.create_batch(2)
+
+    contacts_changed.send(
+        sender=None, contact_ids=[ann.pk, bob.pk], changes=frozenset({"field:country", "tags"})
+    )
+
+    rows = PendingContactChange.objects.order_by("contact_id")
+    assert list(rows.values_list("contact_id", "changes")) == [
+        (ann.pk, ["field:country", "tags"]),
+        (bob.pk, ["field:country", "tags"]),
+    ]
+
+
+def test_change_reevaluates_only_that_contact(old_contacts):
+    ann, bob = old_contacts
+    france = evaluated_segment("France", IN_FRANCE)
+    # both leave France, but only ann's change is reported
+    Contact.objects.update(country="DE")
+    contact_changes_record(contact_ids=[ann.pk], changes=["field:country"])
+
+    contact_changes_process(now=LATER)
+
+    assert members(france) == {bob.pk}
+    assert list(
+        SegmentTransition.objects.filter(kind="left").values_list("contact_id", flat=True)
+    ) == [ann.pk]
+
+
+def test_change_reevaluates_only_segments_reading_it(old_contacts):
+    ann, _ = old_contacts
+    france = evaluated_segment("France", IN_FRANCE)
+    vip = evaluated_segment("VIP", VIP)
+    Contact.objects.filter(pk=ann.pk).update(country="DE")
+    ContactTagFactory(contact=ann, tag__name="vip")
+    contact_changes_record(contact_ids=[ann.pk], changes=["field:country"])
+
+    contact_changes_process(now=LATER)
+
+    assert ann.pk not in members(france)
+    assert members(vip) == set()  # tags did not change, as far as the signal said
+
+
+def test_contact_moving_in_a_segment_is_reevaluated_in_its_readers(old_contacts):
+    ann, bob = old_contacts
+    france = evaluated_segment("France", IN_FRANCE)
+    elsewhere = evaluated_segment(
+        "Elsewhere", {"type": "segment", "op": "not_in", "segment": france.pk}
+    )
+    Contact.objects.filter(pk=ann.pk).update(country="DE")
+    contact_changes_record(contact_ids=[ann.pk], changes=["field:country"])
+
+    contact_changes_process(now=LATER)
+
+    assert members(france) == {bob.pk}
+    assert members(elsewhere) == {ann.pk}
+
+
+def test_new_contact_is_evaluated_in_every_segment():
+    france = evaluated_segment("France", IN_FRANCE)
+    not_vip = evaluated_segment("Not VIP", {"not": VIP})
+    ann = ContactFactory(country="FR", created_at=LATER)
+    # the change it reports is unrelated to either segment
+    contact_changes_record(contact_ids=[ann.pk], changes=["field:email"])
+
+    contact_changes_process(now=LATER)
+
+    assert members(france) == {ann.pk}
+    assert members(not_vip) == {ann.pk}
+
+
+def test_processed_changes_are_removed(old_contacts):
+    ann, bob = old_contacts
+    evaluated_segment("France", IN_FRANCE)
+    contact_changes_record(contact_ids=[ann.pk, bob.pk], changes=["field:country"])
+
+    processed = contact_changes_process(now=LATER)
+
+    assert processed == 2
+    assert not PendingContactChange.objects.exists()
+
+
+def test_changes_are_processed_in_batches(old_contacts):
+    ann, bob = old_contacts
+    evaluated_segment("France", IN_FRANCE)
+    contact_changes_record(contact_ids=[ann.pk], changes=["field:country"])
+    contact_changes_record(contact_ids=[bob.pk], changes=["field:country"])
+
+    first = contact_changes_process_batch(now=LATER, batch_size=1)
+
+    assert first == 1
+    assert list(PendingContactChange.objects.values_list("contact_id", flat=True)) == [bob.pk]
+
+
+def test_deleted_contact_leaves_segment_sizes(old_contacts):
+    ann, _ = old_contacts
+    france = evaluated_segment("France", IN_FRANCE)
+    ann_id = ann.pk
+    ann.delete()
+    contact_changes_record(contact_ids=[ann_id], changes=["deleted"])
+
+    contact_changes_process(now=LATER)
+
+    france.refresh_from_db()
+    assert france.size == 1
+
+
+def test_batch_is_a_fixed_number_of_queries(django_assert_num_queries):
+    contacts = ContactFactory.create_batch(20, country="FR", created_at=NOW - dt.timedelta(days=1))
+    evaluated_segment("France", IN_FRANCE)
+    evaluated_segment("VIP", VIP)
+    Contact.objects.update(country="DE")
+    contact_changes_record(contact_ids=[c.pk for c in contacts], changes=["field:country"])
+
+    # savepoint, claim, contacts' created_at, graph, segments; for France only: savepoint x2,
+    # lock, diff, size, stats, release x2; delete the claimed rows, release
+    with django_assert_num_queries(15):
+        contact_changes_process_batch(now=LATER)
+
+
+def test_due_segments_are_claimed_by_next_evaluation_time():
+    due = SegmentFactory(next_evaluation_at=NOW - dt.timedelta(seconds=1), refresh_interval=300)
+    exactly_due = SegmentFactory(next_evaluation_at=NOW)
+    SegmentFactory(next_evaluation_at=NOW + dt.timedelta(seconds=1))
+    SegmentFactory(next_evaluation_at=None)
+
+    claimed = segments_claim_due(now=NOW)
+
+    assert [segment.pk for segment in claimed] == [due.pk, exactly_due.pk]
+    due.refresh_from_db()
+    assert due.next_evaluation_at == NOW + dt.timedelta(seconds=300)
+
+
+def test_claimed_segments_are_not_claimed_twice():
+    SegmentFactory(next_evaluation_at=NOW)
+    segments_claim_due(now=NOW)
+
+    assert segments_claim_due(now=NOW + dt.timedelta(seconds=30)) == []
+
+
+def test_due_time_relative_segment_follows_the_clock():
+    ann = ContactFactory(country="FR")
+    recent = segment_create(
+        name="Logged in this week",
+        conditions={"type": "event", "event": "login", "op": "performed", "within": {"days": 7}},
+    )
+    ann.events.create(name="login", occurred_at=NOW - dt.timedelta(days=6))
+    segment_evaluate(segment=recent, now=NOW)
+    assert members(recent) == {ann.pk}
+    recent.refresh_from_db()
+
+    # two days later, no new event: the login is now 8 days old
+    results = segments_evaluate_due(now=NOW + dt.timedelta(days=2))
+
+    assert results[recent.pk].left == 1
+    assert members(recent) == set()
