@@ -25,6 +25,7 @@ from contacts.errors import ErrorCollector, InvalidInput
 from contacts.field_types import field_definitions
 from contacts.models import ContactImport, CustomField, ImportStatus
 from contacts.services import contact_upsert
+from contacts.signals import contacts_changed_coalesced
 
 MAX_STORED_ERRORS = 1000
 _PROGRESS_FIELDS = [
@@ -139,16 +140,17 @@ def _process_chunk(
         )
         if contact_import.status != ImportStatus.RUNNING or contact_import.claimed_at != claimed_at:
             return None
-        for row in rows:
-            created, errors = _import_row(row, reader, definitions)
-            if errors:
-                contact_import.error_count += 1
-                if len(contact_import.errors) < MAX_STORED_ERRORS:
-                    contact_import.errors.append({"row": row.number, "errors": errors})
-            elif created:
-                contact_import.created_count += 1
-            else:
-                contact_import.updated_count += 1
+        with contacts_changed_coalesced():
+            for row in rows:
+                created, errors = _import_row(row, reader, definitions)
+                if errors:
+                    contact_import.error_count += 1
+                    if len(contact_import.errors) < MAX_STORED_ERRORS:
+                        contact_import.errors.append({"row": row.number, "errors": errors})
+                elif created:
+                    contact_import.created_count += 1
+                else:
+                    contact_import.updated_count += 1
         contact_import.processed_rows += len(rows)
         contact_import.claimed_at = timezone.now()
         if not rows or contact_import.processed_rows >= contact_import.total_rows:

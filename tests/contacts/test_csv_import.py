@@ -11,6 +11,7 @@ from contacts.csv_import import (
 )
 from contacts.errors import InvalidInput
 from contacts.models import Contact, ContactImport, ImportStatus
+from contacts.signals import contacts_changed
 from tests.factories import ContactFactory, ContactImportFactory, CustomFieldFactory
 
 pytestmark = pytest.mark.django_db
@@ -395,6 +396,33 @@ def test_reset_enqueues_the_stuck_import(settings, django_capture_on_commit_call
     contact_import.refresh_from_db()
     assert contact_import.status == ImportStatus.DONE
     assert Contact.objects.get().email == "a@x.io"
+
+
+def test_a_chunk_announces_its_contacts_once_per_kind_of_change(
+    django_capture_on_commit_callbacks,
+):
+    # given
+    announced = []
+
+    def receiver(sender, *, contact_ids, changes, **kwargs):
+        announced.append((contact_ids, set(changes)))
+
+    contacts_changed.connect(receiver, dispatch_uid="tests.csv_import")
+    contact_import = contact_import_create(
+        data=_csv("email,first_name", "a@x.io,Ann", "b@x.io,Bob", "c@x.io,")
+    )
+    # when
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            contact_import_process(import_id=contact_import.pk)
+    finally:
+        contacts_changed.disconnect(dispatch_uid="tests.csv_import")
+    # then
+    ids = dict(Contact.objects.values_list("email", "pk"))
+    assert announced == [
+        ([ids["a@x.io"], ids["b@x.io"]], {"field:email", "field:first_name"}),
+        ([ids["c@x.io"]], {"field:email"}),
+    ]
 
 
 def test_query_count_is_fixed_per_chunk_and_per_row(settings, django_assert_num_queries):

@@ -57,7 +57,7 @@ def test_import_posted_through_the_api_is_processed_by_the_worker(celery_worker_
 
 def test_import_survives_its_worker_being_killed_mid_import(celery_worker_process, settings):
     # given: an import of distinct contacts, large enough to take several chunks
-    rows = 6000
+    rows = 3000
     lines = ["email,first_name,last_name"] + [f"k{n}@example.com,K{n},Lee" for n in range(rows)]
     contact_import = contact_import_create(data="\n".join(lines).encode())
     contact_import_enqueue(import_id=contact_import.pk)

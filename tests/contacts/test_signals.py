@@ -1,0 +1,64 @@
+import pytest
+from django.db import transaction
+
+from contacts.signals import contacts_changed, contacts_changed_coalesced, notify_contacts_changed
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sent():
+    signals = []
+
+    def receiver(sender, *, contact_ids, changes, **kwargs):
+        signals.append((contact_ids, set(changes)))
+
+    contacts_changed.connect(receiver, dispatch_uid="tests.sent")
+    yield signals
+    contacts_changed.disconnect(dispatch_uid="tests.sent")
+
+
+def test_each_write_is_announced_after_commit(sent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        notify_contacts_changed([2], ["tags"])
+        notify_contacts_changed([1], ["tags"])
+        assert sent == []
+
+    assert sent == [([2], {"tags"}), ([1], {"tags"})]
+
+
+def test_coalesced_writes_are_announced_once_per_kind_of_change(
+    sent, django_capture_on_commit_callbacks
+):
+    capture = django_capture_on_commit_callbacks(execute=True)
+    with capture, transaction.atomic(), contacts_changed_coalesced():
+        notify_contacts_changed([3], ["tags"])
+        notify_contacts_changed([1], ["field:email"])
+        notify_contacts_changed([2, 1], ["tags"])
+
+    assert sent == [([1, 2, 3], {"tags"}), ([1], {"field:email"})]
+
+
+def test_coalesced_write_rolled_back_is_not_announced(sent, django_capture_on_commit_callbacks):
+    capture = django_capture_on_commit_callbacks(execute=True)
+    with capture, transaction.atomic(), contacts_changed_coalesced():
+        notify_contacts_changed([1], ["tags"])
+        try:
+            with transaction.atomic():
+                notify_contacts_changed([2], ["tags"])
+                raise RuntimeError
+        except RuntimeError:
+            pass
+
+    assert sent == [([1], {"tags"})]
+
+
+def test_nothing_is_announced_when_the_coalesced_block_fails(
+    sent, django_capture_on_commit_callbacks
+):
+    capture = django_capture_on_commit_callbacks(execute=True)
+    with capture, pytest.raises(RuntimeError), transaction.atomic(), contacts_changed_coalesced():
+        notify_contacts_changed([1], ["tags"])
+        raise RuntimeError
+
+    assert sent == []
