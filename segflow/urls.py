@@ -13,6 +13,7 @@ urlpatterns = [
     path("healthz", contacts_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("contacts.api.urls")),
+    path("api/v1/", include("segments.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
 ]

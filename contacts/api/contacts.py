@@ -4,7 +4,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from contacts.api.params import text_param
+from contacts.api.params import int_param, text_param
 from contacts.api.serializers import ContactInputSerializer, ContactOutputSerializer
 from contacts.models import Contact
 from contacts.selectors import contact_list
@@ -23,6 +23,7 @@ class ContactListApi(APIView):
             OpenApiParameter("external_id", str),
             OpenApiParameter("search", str, description="Part of email, first or last name"),
             OpenApiParameter("tag", str),
+            OpenApiParameter("segment", int, description="Current members of this segment"),
             OpenApiParameter("page", int),
             OpenApiParameter("page_size", int, description="At most 1000"),
         ],
@@ -34,6 +35,7 @@ class ContactListApi(APIView):
             search=text_param(request, "search"),
             tag=text_param(request, "tag", max_length=100),
             external_id=text_param(request, "external_id", max_length=255),
+            segment=int_param(request, "segment"),
         )
         paginator = self.settings.DEFAULT_PAGINATION_CLASS()
         page = paginator.paginate_queryset(contacts, request, view=self)

@@ -1,0 +1,98 @@
+"""Evaluate, preview and explain: POST /api/v1/segments/{id}/evaluate,
+POST /api/v1/segments/preview, GET /api/v1/segments/{id}/explain?contact=."""
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from contacts.api.params import int_param
+from contacts.api.serializers import ContactOutputSerializer
+from contacts.errors import InvalidInput
+from contacts.models import Contact
+from segments.api.params import bool_param
+from segments.api.segments import segment_or_404
+from segments.api.serializers import (
+    EvaluationOutputSerializer,
+    PreviewInputSerializer,
+    PreviewOutputSerializer,
+)
+from segments.scheduler import segment_evaluate_now, segment_queue_refresh
+from segments.schema import validate_conditions_or_raise
+from segments.selectors import segment_preview
+
+
+class SegmentEvaluateApi(APIView):
+    @extend_schema(
+        operation_id="segments_evaluate",
+        request=None,
+        parameters=[
+            OpenApiParameter("wait", bool, description="Evaluate now and answer the counts"),
+        ],
+        responses={
+            200: EvaluationOutputSerializer,
+            202: OpenApiResponse(description="Evaluation queued."),
+        },
+        description="Re-evaluate every contact. With `wait=true` the evaluation runs in the "
+        "request and answers `{size, entered, left}`; otherwise it is queued (202). Segments "
+        "that read this one follow when its membership changed.",
+    )
+    def post(self, request, pk: int):
+        segment = segment_or_404(pk)
+        if not bool_param(request, "wait"):
+            segment_queue_refresh(segment_ids=[segment.pk])
+            return Response({"detail": "Evaluation queued."}, status=status.HTTP_202_ACCEPTED)
+        result = segment_evaluate_now(segment=segment, now=timezone.now())
+        return Response(EvaluationOutputSerializer(result).data)
+
+
+class SegmentPreviewApi(APIView):
+    @extend_schema(
+        operation_id="segments_preview",
+        request=PreviewInputSerializer,
+        responses=PreviewOutputSerializer,
+        description="Count and a sample of the contacts an unsaved condition tree matches now.",
+    )
+    def post(self, request):
+        serializer = PreviewInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        conditions = serializer.validated_data["conditions"]
+        validate_conditions_or_raise(conditions)
+        count, sample = segment_preview(
+            conditions=conditions,
+            now=timezone.now(),
+            sample_size=serializer.validated_data["sample_size"],
+        )
+        return Response({"count": count, "sample": ContactOutputSerializer(sample, many=True).data})
+
+
+class SegmentExplainApi(APIView):
+    @extend_schema(
+        operation_id="segments_explain",
+        parameters=[OpenApiParameter("contact", int, required=True)],
+        responses=OpenApiTypes.OBJECT,
+        description="The segment's tree with each node's result for the contact and the "
+        "contact's actual values: why they are in, or out.",
+    )
+    def get(self, request, pk: int):
+        segment = segment_or_404(pk)
+        contact_id = int_param(request, "contact")
+        if contact_id is None:
+            raise InvalidInput.single("contact", "Required: the id of the contact to explain.")
+        if not Contact.objects.filter(pk=contact_id).exists():
+            raise InvalidInput.single("contact", f"No contact with id {contact_id}.")
+        from segments.explain import explain_contact
+
+        explanation = explain_contact(segment.conditions, contact_id=contact_id, now=timezone.now())
+        return Response(
+            {
+                "segment": segment.pk,
+                "contact": contact_id,
+                "member": segment.memberships.filter(
+                    contact_id=contact_id, left_at__isnull=True
+                ).exists(),
+                **explanation,
+            }
+        )

@@ -1,0 +1,50 @@
+"""A segment's members and its history: GET /api/v1/segments/{id}/members and /history."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.views import APIView
+
+from contacts.api.pagination import PageNumberPagination
+from contacts.api.serializers import ContactOutputSerializer
+from segments.api.params import date_param
+from segments.api.segments import segment_or_404
+from segments.api.serializers import DailyStatsOutputSerializer
+from segments.selectors import segment_history, segment_members
+
+
+class SegmentMembersApi(APIView):
+    pagination_class = PageNumberPagination
+
+    @extend_schema(
+        operation_id="segments_members",
+        responses=ContactOutputSerializer(many=True),
+        description="Current members, in the shape of GET /api/v1/contacts.",
+    )
+    def get(self, request, pk: int):
+        members = segment_members(segment=segment_or_404(pk))
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(members, request, view=self)
+        return paginator.get_paginated_response(ContactOutputSerializer(page, many=True).data)
+
+
+class SegmentHistoryApi(APIView):
+    pagination_class = PageNumberPagination
+
+    @extend_schema(
+        operation_id="segments_history",
+        parameters=[
+            OpenApiParameter("since", str, description="First UTC day (YYYY-MM-DD)"),
+            OpenApiParameter("until", str, description="Last UTC day (YYYY-MM-DD)"),
+        ],
+        responses=DailyStatsOutputSerializer(many=True),
+        description="Size at the day's last evaluation and contacts entered / left, per UTC "
+        "day, oldest first.",
+    )
+    def get(self, request, pk: int):
+        stats = segment_history(
+            segment=segment_or_404(pk),
+            since=date_param(request, "since"),
+            until=date_param(request, "until"),
+        )
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(stats, request, view=self)
+        return paginator.get_paginated_response(DailyStatsOutputSerializer(page, many=True).data)

@@ -1,0 +1,89 @@
+"""Segments CRUD: GET/POST /api/v1/segments, GET/PATCH/DELETE /api/v1/segments/{id}."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from contacts.api.errors import flatten_errors
+from contacts.api.pagination import PageNumberPagination
+from contacts.errors import InvalidInput
+from segments.api.serializers import SegmentInputSerializer, SegmentOutputSerializer
+from segments.models import Segment
+from segments.schema import validate_conditions
+from segments.services import segment_create, segment_delete, segment_update
+
+
+def segment_or_404(pk: int) -> Segment:
+    return get_object_or_404(Segment.objects.prefetch_related("depends_on"), pk=pk)
+
+
+def validated_input(request, *, partial: bool = False, segment_id: int | None = None) -> dict:
+    """The body's valid values; else a 400 listing every error, the condition tree's
+    included (each with its JSON path), not just the first kind found."""
+    serializer = SegmentInputSerializer(data=request.data, partial=partial)
+    if serializer.is_valid():
+        return dict(serializer.validated_data)
+    errors: dict[str, list[str]] = {}
+    for item in flatten_errors(serializer.errors):
+        errors.setdefault(item["path"], []).append(item["message"])
+    conditions = request.data.get("conditions") if isinstance(request.data, dict) else None
+    if conditions is not None and "conditions" not in errors:
+        for error in validate_conditions(conditions, segment_id=segment_id):
+            errors.setdefault(error.path, []).append(error.message)
+    raise InvalidInput(errors)
+
+
+class SegmentListApi(APIView):
+    pagination_class = PageNumberPagination
+
+    @extend_schema(operation_id="segments_list", responses=SegmentOutputSerializer(many=True))
+    def get(self, request):
+        segments = Segment.objects.prefetch_related("depends_on").order_by("id")
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(segments, request, view=self)
+        return paginator.get_paginated_response(SegmentOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="segments_create",
+        request=SegmentInputSerializer,
+        responses={201: SegmentOutputSerializer},
+        description="Create a segment; its first evaluation is queued at once. An invalid "
+        "condition tree is a 400 with every error and its path "
+        '(`{"errors": [{"path": "conditions.all[2].count.value", "message": ...}]}`).',
+    )
+    def post(self, request):
+        segment = segment_create(**validated_input(request))
+        return Response(
+            SegmentOutputSerializer(segment_or_404(segment.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class SegmentDetailApi(APIView):
+    @extend_schema(operation_id="segments_retrieve", responses=SegmentOutputSerializer)
+    def get(self, request, pk: int):
+        return Response(SegmentOutputSerializer(segment_or_404(pk)).data)
+
+    @extend_schema(
+        operation_id="segments_partial_update",
+        request=SegmentInputSerializer,
+        responses=SegmentOutputSerializer,
+        description="Change the given keys only. New conditions are validated (cycles "
+        "through other segments included) and a full evaluation is queued.",
+    )
+    def patch(self, request, pk: int):
+        segment = segment_or_404(pk)
+        changes = validated_input(request, partial=True, segment_id=segment.pk)
+        segment_update(segment=segment, **changes)
+        return Response(SegmentOutputSerializer(segment_or_404(pk)).data)
+
+    @extend_schema(
+        operation_id="segments_destroy",
+        responses={204: None},
+        description="Refused (400) while another segment's conditions use this segment.",
+    )
+    def delete(self, request, pk: int):
+        segment_delete(segment=segment_or_404(pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
