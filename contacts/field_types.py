@@ -84,7 +84,10 @@ def parse_datetime_value(value: object) -> dt.datetime:
     if isinstance(value, int | float):
         if not math.isfinite(value) or not 0 <= value < 253402300800:
             raise ValueError("Unix timestamp out of range.")
-        return dt.datetime.fromtimestamp(value, tz=dt.UTC)
+        try:
+            return dt.datetime.fromtimestamp(value, tz=dt.UTC)
+        except (OverflowError, ValueError):  # rounds up to year 10000
+            raise ValueError("Unix timestamp out of range.") from None
     if not isinstance(value, str):
         raise ValueError("Must be an ISO 8601 date-time.")
     text = value.strip()
@@ -96,7 +99,10 @@ def parse_datetime_value(value: object) -> dt.datetime:
         raise ValueError(f"'{value}' is not an ISO 8601 date-time (e.g. 2026-11-24T09:30:00Z).")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:  # "0001-01-01T00:00+01:00" is in year 0 in UTC
+        raise ValueError(f"'{value}' is out of range (years 1 to 9999 in UTC).") from None
 
 
 def format_datetime(value: dt.datetime) -> str:

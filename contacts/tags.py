@@ -2,16 +2,31 @@
 
 from collections.abc import Iterable
 
+from django.db import connection
 from django.db.models.functions import Lower
 
 from contacts.models import Contact, ContactTag, Tag
 from contacts.signals import notify_contacts_changed
 
 
+def _lower_keys(names: list[str]) -> list[str]:
+    """Each name lower-cased the way the database's unique index does it. Python agrees for
+    ASCII; beyond it they differ ("ΟΔΟΣ": Python "οδος", PostgreSQL "οδοσ"), so ask the
+    database then."""
+    if all(name.isascii() for name in names):
+        return [name.lower() for name in names]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(["LOWER(%s)"] * len(names)), names)
+        return list(cursor.fetchone())
+
+
 def tags_get_or_create(names: Iterable[str]) -> list[Tag]:
-    wanted = {name.lower(): name for name in names}
-    if not wanted:
+    names = list(names)
+    if not names:
         return []
+    wanted: dict[str, str] = {}
+    for key, name in zip(_lower_keys(names), names, strict=True):
+        wanted.setdefault(key, name)
 
     def existing() -> dict[str, Tag]:
         rows = Tag.objects.annotate(lower_name=Lower("name")).filter(lower_name__in=wanted)

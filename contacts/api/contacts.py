@@ -4,6 +4,8 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contacts.api import examples
+from contacts.api.pagination import PageNumberPagination
 from contacts.api.params import int_param, text_param
 from contacts.api.serializers import ContactInputSerializer, ContactOutputSerializer
 from contacts.models import Contact
@@ -16,6 +18,8 @@ def _contact(pk: int) -> Contact:
 
 
 class ContactListApi(APIView):
+    pagination_class = PageNumberPagination
+
     @extend_schema(
         operation_id="contacts_list",
         parameters=[
@@ -24,8 +28,6 @@ class ContactListApi(APIView):
             OpenApiParameter("search", str, description="Part of email, first or last name"),
             OpenApiParameter("tag", str),
             OpenApiParameter("segment", int, description="Current members of this segment"),
-            OpenApiParameter("page", int),
-            OpenApiParameter("page_size", int, description="At most 1000"),
         ],
         responses=ContactOutputSerializer(many=True),
     )
@@ -37,7 +39,7 @@ class ContactListApi(APIView):
             external_id=text_param(request, "external_id", max_length=255),
             segment=int_param(request, "segment"),
         )
-        paginator = self.settings.DEFAULT_PAGINATION_CLASS()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(contacts, request, view=self)
         return paginator.get_paginated_response(ContactOutputSerializer(page, many=True).data)
 
@@ -45,6 +47,7 @@ class ContactListApi(APIView):
         operation_id="contacts_upsert",
         request=ContactInputSerializer,
         responses={200: ContactOutputSerializer, 201: ContactOutputSerializer},
+        examples=[examples.CONTACT_UPSERT],
         description="Create or update the contact identified by external_id, else by email. "
         "201 when created, 200 when updated. Tags are added, never removed.",
     )
@@ -68,6 +71,7 @@ class ContactDetailApi(APIView):
         operation_id="contacts_partial_update",
         request=ContactInputSerializer,
         responses=ContactOutputSerializer,
+        examples=[examples.CONTACT_PATCH],
         description="Change the given keys only; `tags` replaces the contact's tags.",
     )
     def patch(self, request, pk: int):

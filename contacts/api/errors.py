@@ -5,7 +5,8 @@ bad input the same way.
 """
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -64,3 +65,11 @@ def exception_handler(exc, context):
             "errors": [{"path": "", "message": str(exc.detail)}],
         }
     return response
+
+
+def not_found(request, exception=None):
+    """Django's 404 handler: URLs under /api/ that match no route (`/contacts/abc`) answer
+    in the API's JSON shape too."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+    return page_not_found(request, exception)

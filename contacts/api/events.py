@@ -4,6 +4,8 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contacts.api import examples
+from contacts.api.pagination import PageNumberPagination
 from contacts.api.params import datetime_param, int_param, text_param
 from contacts.api.serializers import (
     EventAcceptedSerializer,
@@ -18,14 +20,14 @@ from contacts.selectors import event_list
 
 
 class EventListApi(APIView):
+    pagination_class = PageNumberPagination
+
     @extend_schema(
         operation_id="events_list",
         parameters=[
             OpenApiParameter("contact", int),
             OpenApiParameter("name", str),
             OpenApiParameter("since", str, description="ISO 8601; occurred_at >= since"),
-            OpenApiParameter("page", int),
-            OpenApiParameter("page_size", int),
         ],
         responses=EventOutputSerializer(many=True),
         description="Events, newest first.",
@@ -36,7 +38,7 @@ class EventListApi(APIView):
             name=text_param(request, "name", max_length=200),
             since=datetime_param(request, "since"),
         )
-        paginator = self.settings.DEFAULT_PAGINATION_CLASS()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(events, request, view=self)
         return paginator.get_paginated_response(EventOutputSerializer(page, many=True).data)
 
@@ -44,6 +46,7 @@ class EventListApi(APIView):
         operation_id="events_create",
         request=EventInputSerializer,
         responses={202: EventAcceptedSerializer},
+        examples=[examples.EVENT_CREATE],
         description="Store one event (creating the contact if unknown). A replayed "
         "idempotency_key is accepted and stored once (`duplicate: true`).",
     )
@@ -63,6 +66,7 @@ class EventBatchApi(APIView):
         operation_id="events_batch",
         request=EventBatchInputSerializer,
         responses={202: EventBatchResultSerializer},
+        examples=[examples.EVENT_BATCH],
         description="Up to 1,000 events. Valid ones are stored; invalid ones are reported by "
         "index with their errors; one bad item never loses the others.",
     )

@@ -5,6 +5,8 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contacts.api import examples
+from contacts.api.pagination import PageNumberPagination
 from contacts.api.serializers import CustomFieldInputSerializer, CustomFieldOutputSerializer
 from contacts.errors import InvalidInput
 from contacts.models import Contact, CustomField
@@ -12,9 +14,11 @@ from contacts.services import custom_field_delete
 
 
 class FieldListApi(APIView):
+    pagination_class = PageNumberPagination
+
     @extend_schema(operation_id="fields_list", responses=CustomFieldOutputSerializer(many=True))
     def get(self, request):
-        paginator = self.settings.DEFAULT_PAGINATION_CLASS()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(CustomField.objects.order_by("key"), request, self)
         return paginator.get_paginated_response(CustomFieldOutputSerializer(page, many=True).data)
 
@@ -22,6 +26,7 @@ class FieldListApi(APIView):
         operation_id="fields_create",
         request=CustomFieldInputSerializer,
         responses={201: CustomFieldOutputSerializer},
+        examples=[examples.FIELD_CREATE],
     )
     def post(self, request):
         serializer = CustomFieldInputSerializer(data=request.data)

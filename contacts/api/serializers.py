@@ -3,6 +3,7 @@ contacts.builtins and contacts.field_types, which the CSV import and webhooks sh
 
 from collections.abc import Mapping
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from contacts import builtins
@@ -36,6 +37,46 @@ class StrictSerializer(serializers.Serializer):
         return value
 
 
+class StrictCharField(serializers.CharField):
+    """A string, never a number coerced into one: `"first_name": 42` is a client mistake."""
+
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "string", "maxLength": 255}, {"type": "integer"}],
+        "nullable": True,
+        "description": "Your system's id for the contact; an integer is read as its digits.",
+    }
+)
+class ExternalIdField(serializers.Field):
+    """A string or an integer (ids are often numeric in the client's system) -> str."""
+
+    default_error_messages = {"invalid": "Must be a string or an integer."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, str | int):
+            self.fail("invalid")
+        return str(data)
+
+    def to_representation(self, value):
+        return value
+
+
+@extend_schema_field({"type": "string", "pattern": KEY_PATTERN.pattern, "maxLength": 64})
+class FieldKeyField(StrictCharField):
+    """A custom field key, exactly as given: no trimming, so " plan" is not "plan"."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=64, trim_whitespace=False, **kwargs)
+
+
 def _normalizer(function, **kwargs):
     def validate(self, value):
         try:
@@ -47,25 +88,30 @@ def _normalizer(function, **kwargs):
 
 
 class ContactInputSerializer(StrictSerializer):
+    """A contact's built-in fields, custom `fields` and `tags`. Unknown keys are rejected;
+    the read-only keys of a contact (id, lead_score, ...) are accepted and ignored."""
+
     ignored_keys = frozenset(
         {"id", "lead_score", "email_status", "last_activity_at", "created_at", "updated_at"}
     )
 
-    email = serializers.CharField(required=False, allow_null=True, allow_blank=True)
-    first_name = serializers.CharField(required=False, allow_null=True, allow_blank=True)
-    last_name = serializers.CharField(required=False, allow_null=True, allow_blank=True)
-    country = serializers.CharField(
+    email = StrictCharField(
+        required=False, allow_null=True, allow_blank=True, help_text="Blank or null unsets it."
+    )
+    first_name = StrictCharField(required=False, allow_null=True, allow_blank=True)
+    last_name = StrictCharField(required=False, allow_null=True, allow_blank=True)
+    country = StrictCharField(
         required=False, allow_null=True, allow_blank=True, help_text="ISO 3166 alpha-2"
     )
-    timezone = serializers.CharField(
+    timezone = StrictCharField(
         required=False, allow_null=True, allow_blank=True, help_text="IANA name"
     )
-    external_id = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    external_id = ExternalIdField(required=False, allow_null=True)
     fields = serializers.DictField(
         required=False, help_text="Custom field values by key; null removes a value."
     )
     tags = serializers.ListField(
-        child=serializers.CharField(max_length=100),
+        child=StrictCharField(max_length=100),
         required=False,
         max_length=1000,
         help_text="POST adds these tags; PATCH replaces the contact's tags with them.",
@@ -149,19 +195,22 @@ class ContactOutputSerializer(serializers.ModelSerializer):
 
 
 class CustomFieldInputSerializer(StrictSerializer):
+    """A custom field definition. Unknown keys are rejected; created_at and updated_at are
+    accepted and ignored."""
+
     ignored_keys = frozenset({"created_at", "updated_at"})
 
-    key = serializers.CharField(max_length=64)
-    label = serializers.CharField(max_length=200)
+    key = FieldKeyField()
+    label = StrictCharField(max_length=200)
     type = serializers.ChoiceField(choices=FieldType.choices)
     choices = serializers.ListField(
-        child=serializers.CharField(max_length=200), required=False, max_length=500
+        child=StrictCharField(max_length=200), required=False, max_length=500
     )
-    source = serializers.CharField(max_length=32, required=False)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    source = StrictCharField(max_length=32, required=False)
+    description = StrictCharField(required=False, allow_blank=True, max_length=2000)
 
     def validate_key(self, value):
-        if not KEY_PATTERN.match(value):
+        if not KEY_PATTERN.fullmatch(value):
             raise serializers.ValidationError(
                 "Use lower-case letters, digits and underscores, starting with a letter."
             )
@@ -202,21 +251,40 @@ class CustomFieldOutputSerializer(serializers.ModelSerializer):
         ]
 
 
-class EventInputSerializer(serializers.Serializer):
-    """Documentation of one event; validation is contacts.ingest.event_parse (the hot path)."""
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "format": "date-time"},
+            {"type": "number", "minimum": 0, "maximum": 253402300800, "exclusiveMaximum": True},
+        ],
+        "nullable": True,
+        "description": "ISO 8601 (naive means UTC) or Unix seconds; at most a day ahead. "
+        "Defaults to now.",
+    }
+)
+class OccurredAtField(serializers.DateTimeField):
+    pass
 
-    email = serializers.EmailField(required=False)
-    external_id = serializers.CharField(required=False, max_length=255)
+
+class EventInputSerializer(StrictSerializer):
+    """One event, for the contact with this email or external_id (created when unknown).
+    Documentation only: contacts.ingest.event_parse validates (the hot path)."""
+
+    email = serializers.EmailField(required=False, allow_null=True)
+    external_id = ExternalIdField(required=False, allow_null=True)
     name = serializers.CharField(max_length=200)
-    properties = serializers.DictField(required=False)
-    occurred_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
+    properties = serializers.DictField(required=False, allow_null=True)
+    occurred_at = OccurredAtField(required=False, allow_null=True)
     idempotency_key = serializers.CharField(
-        required=False, max_length=255, help_text="A replay with the same key is stored once."
+        required=False,
+        allow_null=True,
+        max_length=255,
+        help_text="A replay with the same key is stored once.",
     )
 
 
 class EventBatchInputSerializer(serializers.Serializer):
-    events = EventInputSerializer(many=True, help_text="Up to 1,000 events.")
+    events = EventInputSerializer(many=True, max_length=1000, help_text="Up to 1,000 events.")
 
 
 class EventAcceptedSerializer(serializers.Serializer):

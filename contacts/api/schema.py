@@ -1,0 +1,80 @@
+"""OpenAPI generation that tells the truth about errors and request bodies.
+
+Every operation documents the error answers it can give (contacts.api.errors shapes them):
+400 `{"detail", "errors": [{"path", "message"}]}` when it reads a body or a query string,
+401 when it needs an API key, 404 when it has a path parameter or pages a list, 415 when it
+reads a body. Serializers that reject unknown keys say so with `additionalProperties: false`.
+"""
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import force_instance
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+
+from contacts.api.serializers import StrictSerializer
+
+
+class ErrorItemSerializer(serializers.Serializer):
+    path = serializers.CharField(
+        help_text='JSON path of the bad value ("fields.plan", "events[3].name"); '
+        '"" for the whole body.',
+        allow_blank=True,
+    )
+    message = serializers.CharField()
+
+
+class ValidationErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = ErrorItemSerializer(many=True)
+
+
+class DetailErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class SegflowAutoSchema(AutoSchema):
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        for code, (serializer, description) in self._error_responses().items():
+            if code not in responses:
+                responses[code] = self._get_response_for_code(serializer, code)
+                responses[code]["description"] = description
+        return responses
+
+    def _error_responses(self) -> dict[str, tuple[type[serializers.Serializer], str]]:
+        reads_body = self.method in _BODY_METHODS
+        parameters = self._get_parameters()
+        reads_query = any(p["in"] == "query" for p in parameters)
+        has_path_parameter = any(p["in"] == "path" for p in parameters)
+        errors = {}
+        if reads_body or reads_query:
+            errors["400"] = (ValidationErrorSerializer, "Invalid input, every error with its path.")
+        if self._needs_authentication():
+            errors["401"] = (DetailErrorSerializer, "Missing, invalid or revoked API key.")
+        if has_path_parameter or self._is_paginated():
+            errors["404"] = (DetailErrorSerializer, "No such object, or no such page.")
+        if reads_body:
+            errors["415"] = (DetailErrorSerializer, "Unsupported Content-Type.")
+        return errors
+
+    def _needs_authentication(self) -> bool:
+        permissions = self.view.get_permissions()
+        return any(not isinstance(permission, AllowAny) for permission in permissions)
+
+    def _is_paginated(self) -> bool:
+        return self.method == "GET" and self._get_paginator() is not None
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        serializer = force_instance(serializer)
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and isinstance(serializer, StrictSerializer):
+            properties = schema.setdefault("properties", {})
+            for key in sorted(serializer.ignored_keys):
+                properties.setdefault(key, {"description": "Read-only: accepted and ignored."})
+            schema["additionalProperties"] = False
+        return schema

@@ -1,0 +1,164 @@
+"""Client input that once made the API answer 500: each must be a 4xx naming the problem, and
+nothing valid around it may be lost."""
+
+import json
+
+import pytest
+
+from contacts.models import Contact, Event, Tag
+from tests.factories import ContactFactory, CustomFieldFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _post_json(api, url, body: str):
+    return api.generic("POST", url, body, content_type="application/json")
+
+
+def test_event_with_a_number_too_large_for_a_float_is_rejected(api):
+    # 1e400 parses as float("inf"), which PostgreSQL's jsonb cannot store.
+    body = '{"email": "ann@example.com", "name": "purchase", "properties": {"amount": 1e400}}'
+
+    response = _post_json(api, "/api/v1/events", body)
+
+    assert response.status_code == 400
+    assert "properties.amount" in response.json()["errors"][0]["message"]
+    assert not Event.objects.exists()
+
+
+def test_batch_with_a_number_too_large_for_a_float_is_rejected_whole(api):
+    body = json.dumps({"events": [{"email": "a@example.com", "name": "login"}]})
+    body = body.replace(
+        "]}", ', {"email": "b@example.com", "name": "x", "properties": {"n": -1e999}}]}'
+    )
+
+    response = _post_json(api, "/api/v1/events/batch", body)
+
+    assert response.status_code == 400
+    assert "events[1].properties.n" in response.json()["errors"][0]["message"]
+
+
+def test_body_nested_beyond_the_json_parsers_recursion_limit_is_rejected(api):
+    body = '{"email": "ann@example.com", "name": "x", "properties": ' + "[" * 100_000
+
+    response = _post_json(api, "/api/v1/events", body)
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["path"] == ""
+
+
+@pytest.mark.parametrize("occurred_at", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_event_time_that_overflows_when_converted_to_utc_is_rejected(api, occurred_at):
+    response = api.post(
+        "/api/v1/events",
+        {"email": "ann@example.com", "name": "login", "occurred_at": occurred_at},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["path"] == "occurred_at"
+
+
+def test_since_that_overflows_when_converted_to_utc_is_rejected(api):
+    response = api.get("/api/v1/events", {"since": "0001-01-01T00:00:00+05:00"})
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["path"] == "since"
+
+
+def test_datetime_field_value_that_overflows_in_utc_is_rejected(api):
+    CustomFieldFactory(key="renews_at", type="datetime")
+
+    response = api.post(
+        "/api/v1/contacts",
+        {"email": "ann@example.com", "fields": {"renews_at": "9999-12-31T23:30:00-01:00"}},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["path"] == "fields.renews_at"
+
+
+@pytest.mark.parametrize("name", ["ΟΔΟΣ", "İstanbul"])
+def test_tag_whose_python_and_postgresql_lower_case_differ_is_stored(api, name):
+    # Python lower-cases a final sigma to "ς" and "İ" to "i̇"; PostgreSQL to "σ" and "i".
+    response = api.post(
+        "/api/v1/contacts", {"email": "ann@example.com", "tags": [name]}, format="json"
+    )
+
+    assert response.status_code == 201
+    assert response.json()["tags"] == [name]
+
+
+def test_tag_differing_only_in_case_reuses_the_stored_tag(api):
+    api.post("/api/v1/contacts", {"email": "ann@example.com", "tags": ["ΟΔΟΣ"]}, format="json")
+
+    response = api.post(
+        "/api/v1/contacts", {"email": "bob@example.com", "tags": ["οδοσ"]}, format="json"
+    )
+
+    assert response.status_code == 201
+    assert response.json()["tags"] == ["ΟΔΟΣ"]
+    assert Tag.objects.count() == 1
+
+
+def test_contact_id_beyond_the_database_range_is_not_found(api):
+    response = api.get("/api/v1/contacts/99999999999999999999999")
+
+    assert response.status_code == 404
+
+
+def test_unmatched_api_url_answers_json_404(api):
+    response = api.get("/api/v1/contacts/not-a-number")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_page_size_that_is_not_a_positive_number_is_rejected(api):
+    response = api.get("/api/v1/contacts", {"page_size": "0"})
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"path": "page_size", "message": "Must be a whole number >= 1."}
+    ]
+
+
+def test_page_size_above_the_maximum_is_capped(api):
+    ContactFactory.create_batch(2)
+
+    response = api.get("/api/v1/contacts", {"page_size": "5000"})
+
+    assert response.status_code == 200
+    assert response.json()["count"] == 2
+
+
+def test_form_encoded_body_is_unsupported_media_type(api):
+    response = api.post("/api/v1/contacts", {"email": "ann@example.com"})
+
+    assert response.status_code == 415
+    assert not Contact.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["first_name", "email", "country"])
+def test_number_for_a_text_attribute_is_rejected(api, field):
+    response = api.post("/api/v1/contacts", {"external_id": "u-1", field: 42}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"path": field, "message": "Must be a string."}]
+
+
+def test_integer_external_id_is_read_as_its_digits(api):
+    response = api.post("/api/v1/contacts", {"external_id": 42}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["external_id"] == "42"
+
+
+def test_field_key_with_surrounding_whitespace_is_rejected(api):
+    response = api.post(
+        "/api/v1/fields", {"key": "plan\n", "label": "Plan", "type": "text"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["path"] == "key"
