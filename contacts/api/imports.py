@@ -1,4 +1,5 @@
 import json
+import re
 
 from django.conf import settings
 from django.db import transaction
@@ -13,9 +14,11 @@ from contacts.api.pagination import PageNumberPagination
 from contacts.csv_import import contact_import_create, contact_import_enqueue
 from contacts.csv_mapping import split_tags
 from contacts.errors import InvalidInput
+from contacts.json_input import find_unstorable_string
 from contacts.models import ContactImport
 
 _MB = 1024 * 1024
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _check_size(size: int) -> None:
@@ -40,23 +43,38 @@ def _mapping(raw: str | None) -> dict:
         return {}
     try:
         mapping = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         mapping = None
     if not isinstance(mapping, dict):
         raise InvalidInput.single(
             "mapping", 'Must be a JSON object of {"CSV column": "field key", ...}.'
         )
+    if find_unstorable_string(mapping) is not None:
+        raise InvalidInput.single("mapping", "Contains a NUL character or an invalid code point.")
     return mapping
+
+
+def _filename(name: str | None) -> str:
+    """The upload's name as we can store and show it."""
+    clean = _CONTROL_CHARS.sub("", name or "")
+    return clean.encode("utf-8", "replace").decode("utf-8")[:255]
 
 
 def _queryset():
     return ContactImport.objects.defer("csv_text")
 
 
+class ImportRowErrorSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="1 is the first row under the header.")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text='Messages by CSV column ("" for the whole row).',
+    )
+
+
 class ContactImportOutputSerializer(serializers.ModelSerializer):
-    errors = serializers.JSONField(
-        help_text='The first 1,000 rows with errors: [{"row": n, "errors": {column: [message]}}]'
-        " where row 1 is the first row under the header."
+    errors = ImportRowErrorSerializer(
+        many=True, read_only=True, help_text="The first 1,000 rows with errors."
     )
 
     class Meta:
@@ -79,26 +97,27 @@ class ContactImportOutputSerializer(serializers.ModelSerializer):
         ]
 
 
+class ContactImportInputSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="UTF-8 CSV (`,` `;` or tab), header row first.")
+    mapping = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text='JSON object {"CSV column": "field key"}; "" ignores a column, "tags" '
+        "splits a cell on , or ;. Columns not given map to the built-in or custom field "
+        "whose key or label matches their header.",
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        max_length=100,
+        help_text="Tags added to every imported contact: repeat the field, or separate "
+        "names with , or ;.",
+    )
+
+
 class ContactImportListApi(APIView):
     parser_classes = [MultiPartParser]
     pagination_class = PageNumberPagination
-
-    class InputSerializer(serializers.Serializer):
-        file = serializers.FileField(help_text="UTF-8 CSV (`,` `;` or tab), header row first.")
-        mapping = serializers.CharField(
-            required=False,
-            allow_blank=True,
-            help_text='JSON object {"CSV column": "field key"}; "" ignores a column, "tags" '
-            "splits a cell on , or ;. Columns not given map to the built-in or custom field "
-            "whose key or label matches their header.",
-        )
-        tags = serializers.ListField(
-            child=serializers.CharField(max_length=100),
-            required=False,
-            max_length=100,
-            help_text="Tags added to every imported contact: repeat the field, or separate "
-            "names with , or ;.",
-        )
 
     @extend_schema(operation_id="imports_list", responses=ContactImportOutputSerializer(many=True))
     def get(self, request):
@@ -108,7 +127,7 @@ class ContactImportListApi(APIView):
 
     @extend_schema(
         operation_id="imports_create",
-        request={"multipart/form-data": InputSerializer},
+        request={"multipart/form-data": ContactImportInputSerializer},
         responses={202: ContactImportOutputSerializer},
         description="Upload a CSV of contacts. The file and its column mapping are checked at "
         "once (400 names unmapped columns and unknown keys); rows are imported by a worker: "
@@ -120,14 +139,14 @@ class ContactImportListApi(APIView):
         content_length = _content_length(request)
         if content_length > settings.CONTACT_IMPORT_MAX_BYTES + _MB:
             _check_size(content_length)
-        serializer = self.InputSerializer(data=request.data)
+        serializer = ContactImportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
         _check_size(upload.size)
         with transaction.atomic():
             contact_import = contact_import_create(
                 data=upload.read(),
-                filename=upload.name or "",
+                filename=_filename(upload.name),
                 mapping=_mapping(serializer.validated_data.get("mapping")),
                 tags=[
                     name

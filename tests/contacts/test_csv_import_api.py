@@ -74,7 +74,10 @@ def test_post_names_unmapped_columns_and_stores_nothing(api):
     assert not ContactImport.objects.exists()
 
 
-@pytest.mark.parametrize("mapping", ["{not json", "[1, 2]", '"email"'])
+@pytest.mark.parametrize(
+    "mapping",
+    ["{not json", "[1, 2]", '"email"', '{"plan\\u0000": ""}', '{"plan": "\\ud800"}', "[" * 100_000],
+)
 def test_post_with_mapping_that_is_not_a_json_object_is_400(api, mapping):
     response = api.post(
         "/api/v1/imports", {"file": _upload(), "mapping": mapping}, format="multipart"
@@ -93,6 +96,17 @@ def test_post_with_a_mapping_value_that_is_not_a_string_is_400(api):
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["path"] == "mapping.plan"
+
+
+def test_filename_is_stored_without_control_characters(api):
+    response = api.post(
+        "/api/v1/imports",
+        {"file": _upload(name="con\x07tacts.csv"), "mapping": '{"plan": ""}'},
+        format="multipart",
+    )
+
+    assert response.status_code == 202
+    assert ContactImport.objects.get().filename == "contacts.csv"
 
 
 def test_post_without_a_file_is_400(api):
