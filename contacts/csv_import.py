@@ -206,6 +206,15 @@ def contact_import_process(
         raise
 
 
+def contact_import_abandon(*, import_id: int, reason: str) -> bool:
+    """Mark an unfinished import failed (its committed chunks stay imported)."""
+    return bool(
+        ContactImport.objects.filter(
+            pk=import_id, status__in=[ImportStatus.PENDING, ImportStatus.RUNNING]
+        ).update(status=ImportStatus.FAILED, failure=reason, claimed_at=None)
+    )
+
+
 def contact_imports_reset_stuck(*, now: dt.datetime | None = None) -> list[int]:
     """Re-enqueue imports whose worker went silent (claim older than the timeout) and pending
     ones whose task was lost. Rows being processed right now are locked and skipped."""

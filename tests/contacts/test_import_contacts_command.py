@@ -1,3 +1,4 @@
+import io
 import os
 import subprocess
 import sys
@@ -104,6 +105,27 @@ def test_command_exits_non_zero_when_the_file_cannot_be_imported(csv_path):
 
     assert finished.returncode == 1
     assert "Shoe size" in finished.stderr
+
+
+class _InterruptedOutput(io.StringIO):
+    """Ctrl-C while the command reports its first chunk."""
+
+    def write(self, text):
+        if "1/3 rows" in text:
+            raise KeyboardInterrupt
+        return super().write(text)
+
+
+def test_interrupted_command_fails_the_import_keeping_committed_rows(csv_path, settings):
+    settings.CONTACT_IMPORT_CHUNK_SIZE = 1
+    path = csv_path("email\na@x.io\nb@x.io\nc@x.io\n")
+
+    with pytest.raises(CommandError, match="Interrupted after 1 rows"):
+        call_command("import_contacts", str(path), stdout=_InterruptedOutput())
+
+    contact_import = ContactImport.objects.get()
+    assert (contact_import.status, contact_import.processed_rows) == (ImportStatus.FAILED, 1)
+    assert list(Contact.objects.values_list("email", flat=True)) == ["a@x.io"]
 
 
 def test_command_leaves_a_finished_import_row(csv_path):

@@ -3,7 +3,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from contacts.csv_import import contact_import_create, contact_import_process
+from contacts.csv_import import (
+    contact_import_abandon,
+    contact_import_create,
+    contact_import_process,
+)
 from contacts.errors import InvalidInput
 from contacts.models import ContactImport, ImportStatus
 
@@ -72,7 +76,14 @@ class Command(BaseCommand):
                 f"{progress.processed_rows / elapsed:.0f} rows/s"
             )
 
-        result = contact_import_process(import_id=contact_import.pk, on_progress=show_progress)
+        try:
+            result = contact_import_process(import_id=contact_import.pk, on_progress=show_progress)
+        except KeyboardInterrupt:
+            # Stopped by the user: not a stuck import for a worker to pick up later.
+            done = ContactImport.objects.get(pk=contact_import.pk).processed_rows
+            reason = f"Interrupted after {done} rows; import the file again to finish."
+            contact_import_abandon(import_id=contact_import.pk, reason=reason)
+            raise CommandError(reason) from None
         if result is None or result.status != ImportStatus.DONE:
             raise CommandError(f"Import #{contact_import.pk} did not finish.")
         self._summary(result)
