@@ -61,23 +61,31 @@ def membership_diff_apply(
 
 
 # One statement: the data-modifying CTEs share one snapshot, so "entered" and "left" are
-# computed against the same memberships and the same matching set.
+# computed against the same memberships and the same matching set. The diff is an aggregate
+# over both sets (hashed, spilling to disk if need be, or sorted), never a join, so a bad row
+# estimate of the compiled conditions (JSON casts, event counts) cannot make it quadratic;
+# stays are then closed by primary key.
 _DIFF_SQL = f"""
 WITH matched AS MATERIALIZED ({{matched}}),
+diff AS MATERIALIZED (
+    SELECT contact_id, max(stay_id) AS stay_id, bool_or(matches) AS matches
+    FROM (
+        SELECT id AS contact_id, NULL::bigint AS stay_id, true AS matches FROM matched
+        UNION ALL
+        SELECT contact_id, id, false FROM {MEMBERSHIP} AS stay
+        WHERE stay.segment_id = %s AND stay.left_at IS NULL {{scope}}
+    ) AS both_sets
+    GROUP BY contact_id
+),
 entered AS (
     INSERT INTO {MEMBERSHIP} (segment_id, contact_id, entered_at)
-    SELECT %s, matched.id, %s FROM matched
-    WHERE NOT EXISTS (
-        SELECT 1 FROM {MEMBERSHIP} AS stay
-        WHERE stay.segment_id = %s AND stay.contact_id = matched.id AND stay.left_at IS NULL
-    )
+    SELECT %s, contact_id, %s FROM diff WHERE matches AND stay_id IS NULL
     ON CONFLICT (segment_id, contact_id) WHERE left_at IS NULL DO NOTHING
     RETURNING contact_id
 ),
 departed AS (
-    UPDATE {MEMBERSHIP} AS stay SET left_at = %s
-    WHERE stay.segment_id = %s AND stay.left_at IS NULL {{scope}}
-      AND NOT EXISTS (SELECT 1 FROM matched WHERE matched.id = stay.contact_id)
+    UPDATE {MEMBERSHIP} SET left_at = %s
+    WHERE id IN (SELECT stay_id FROM diff WHERE NOT matches) AND left_at IS NULL
     RETURNING contact_id
 ),
 outbox AS (
@@ -104,8 +112,9 @@ def _diff_postgresql(segment_id, matched_sql, matched_params, now, contact_ids):
     sql = _DIFF_SQL.format(matched=matched_sql, scope=scope)
     params = [
         *matched_params,
-        *(segment_id, now, segment_id),
-        *(now, segment_id, *scope_params),
+        *(segment_id, *scope_params),
+        *(segment_id, now),
+        now,
         *(segment_id, now, segment_id, now),
     ]
     with connection.cursor() as cursor:
