@@ -2,7 +2,8 @@
 
 One batch is a handful of statements whatever its size: resolve contacts by email and
 external_id, create the unknown ones, insert the events (replays of an idempotency key are
-skipped by the unique index), advance last_activity_at.
+skipped by the unique index), advance last_activity_at. The PostgreSQL statements live in
+contacts.ingest_postgresql; the portable paths here serve the embedded SQLite default.
 """
 
 import datetime as dt
@@ -10,11 +11,13 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from contacts import ingest_postgresql
 from contacts.builtins import EXTERNAL_ID_MAX_LENGTH, normalize_email
 from contacts.field_types import parse_datetime_value
 from contacts.json_input import find_unstorable_string
@@ -29,6 +32,9 @@ _EVENT_NAME = re.compile(r"^[^\x00-\x1f\x7f]+$")
 _ALLOWED_KEYS = {"email", "external_id", "name", "properties", "occurred_at", "idempotency_key"}
 # Messages we send are not the contact's own activity.
 NOT_ACTIVITY = frozenset({"email.sent", "email.delivered", "email.bounced"})
+# A batch that lost a deadlock is rolled back whole, so it can simply run again.
+DEADLOCK_ATTEMPTS = 3
+_DEADLOCK_SQLSTATE = "40P01"
 
 
 @dataclass(slots=True)
@@ -39,6 +45,15 @@ class EventInput:
     external_id: str | None = None
     properties: dict = field(default_factory=dict)
     idempotency_key: str | None = None
+    # `properties` as JSON when event_parse already encoded it (for its size check).
+    properties_json: str | None = field(default=None, repr=False)
+
+    def properties_as_json(self) -> str:
+        return (
+            self.properties_json
+            if self.properties_json is not None
+            else json.dumps(self.properties)
+        )
 
 
 @dataclass(slots=True)
@@ -59,11 +74,9 @@ def event_parse(raw: object, *, now: dt.datetime) -> tuple[EventInput | None, di
 
     email = raw.get("email")
     if email is not None:
-        try:
-            email = normalize_email(email)
-        except ValueError as exc:
-            errors["email"] = [str(exc)]
-            email = None
+        email, error = _email_or_error(email) if isinstance(email, str) else (None, None)
+        if email is None:
+            errors["email"] = [error or "Must be a string."]
     external_id = raw.get("external_id")
     if external_id is not None:
         if isinstance(external_id, int) and not isinstance(external_id, bool):
@@ -88,6 +101,7 @@ def event_parse(raw: object, *, now: dt.datetime) -> tuple[EventInput | None, di
         errors["name"] = ["Must not contain control characters."]
 
     properties = raw.get("properties")
+    properties_json = None
     if properties is None:
         properties = {}
     elif not isinstance(properties, dict):
@@ -96,8 +110,10 @@ def event_parse(raw: object, *, now: dt.datetime) -> tuple[EventInput | None, di
         bad = find_unstorable_string(properties, "properties")
         if bad is not None:
             errors[bad] = ["Contains a NUL character, an invalid code point or is nested too deep."]
-        elif len(json.dumps(properties)) > MAX_PROPERTIES_BYTES:
-            errors["properties"] = [f"Must be at most {MAX_PROPERTIES_BYTES} bytes as JSON."]
+        else:
+            properties_json = json.dumps(properties)
+            if len(properties_json) > MAX_PROPERTIES_BYTES:
+                errors["properties"] = [f"Must be at most {MAX_PROPERTIES_BYTES} bytes as JSON."]
 
     occurred_at = now
     if raw.get("occurred_at") is not None:
@@ -126,9 +142,20 @@ def event_parse(raw: object, *, now: dt.datetime) -> tuple[EventInput | None, di
             external_id=external_id,
             properties=properties,
             idempotency_key=key,
+            properties_json=properties_json,
         ),
         {},
     )
+
+
+@lru_cache(maxsize=32768)
+def _email_or_error(value: str) -> tuple[str | None, str | None]:
+    """normalize_email, remembered: the same contacts send events again and again, and
+    Django's email validator is the slowest step of event_parse."""
+    try:
+        return normalize_email(value), None
+    except ValueError as exc:
+        return None, str(exc)
 
 
 def events_ingest(
@@ -138,6 +165,20 @@ def events_ingest(
     if not events:
         return []
     now = now or timezone.now()
+    # Inside a caller's transaction a deadlock has already aborted that transaction: only a
+    # batch that owns its transaction can run again.
+    retriable = not connection.in_atomic_block
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            return _ingest(events, source, now)
+        except OperationalError as exc:
+            sqlstate = getattr(exc.__cause__, "sqlstate", None)
+            if not retriable or sqlstate != _DEADLOCK_SQLSTATE or attempt == DEADLOCK_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _ingest(events: Sequence[EventInput], source: str, now: dt.datetime) -> list[StoredEvent]:
     with transaction.atomic():
         contact_ids = _resolve_contacts(events)
         if connection.vendor == "postgresql":
@@ -151,28 +192,35 @@ def events_ingest(
     return stored
 
 
+def _contacts_lookup(external_ids: set[str], emails: set[str]) -> list[tuple]:
+    if not external_ids and not emails:
+        return []
+    if connection.vendor == "postgresql":
+        return ingest_postgresql.contacts_by_identity(external_ids=external_ids, emails=emails)
+    query = Q(external_id__in=external_ids) | Q(email__in=emails)
+    return list(Contact.objects.filter(query).values_list("pk", "email", "external_id"))
+
+
 def _resolve_contacts(events: Sequence[EventInput]) -> list[int]:
     """Contact id per event: external_id identifies first, then email; unknown ones are
     created (a concurrent creator wins through the unique indexes, and we re-read)."""
-    external_ids = {e.external_id for e in events if e.external_id}
-    emails = {e.email for e in events if e.email}
+    by_external: dict[str, int] = {}
+    by_email: dict[str, int] = {}
+    external_of: dict[int, str | None] = {}
 
-    def lookup() -> tuple[dict[str, int], dict[str, int], dict[int, str | None]]:
-        by_external: dict[str, int] = {}
-        by_email: dict[str, int] = {}
-        external_of: dict[int, str | None] = {}
-        query = Q(external_id__in=external_ids) | Q(email__in=emails)
-        for pk, email, external_id in Contact.objects.filter(query).values_list(
-            "pk", "email", "external_id"
-        ):
+    def remember(rows: list[tuple]) -> None:
+        for pk, email, external_id in rows:
             if external_id:
                 by_external[external_id] = pk
             if email:
                 by_email[email] = pk
             external_of[pk] = external_id
-        return by_external, by_email, external_of
 
-    by_external, by_email, external_of = lookup()
+    remember(
+        _contacts_lookup(
+            {e.external_id for e in events if e.external_id}, {e.email for e in events if e.email}
+        )
+    )
     to_create: dict[tuple, Contact] = {}
     to_link: dict[int, str] = {}
     for event in events:
@@ -190,13 +238,22 @@ def _resolve_contacts(events: Sequence[EventInput]) -> list[int]:
             continue
         identity = ("x", event.external_id) if event.external_id else ("e", event.email)
         to_create.setdefault(identity, Contact(email=event.email, external_id=event.external_id))
-    for pk, external_id in to_link.items():
+    # Sorted, so concurrent batches take the rows and unique-index entries in one order.
+    for pk, external_id in sorted(to_link.items()):
         if external_id not in by_external:
             Contact.objects.filter(pk=pk, external_id__isnull=True).update(external_id=external_id)
     if to_create:
-        Contact.objects.bulk_create(list(to_create.values()), ignore_conflicts=True)
+        Contact.objects.bulk_create(
+            [contact for _, contact in sorted(to_create.items())], ignore_conflicts=True
+        )
     if to_create or to_link:
-        by_external, by_email, _ = lookup()
+        created = to_create.values()
+        remember(
+            _contacts_lookup(
+                {c.external_id for c in created if c.external_id} | set(to_link.values()),
+                {c.email for c in created if c.email},
+            )
+        )
 
     ids = []
     for event in events:
@@ -209,33 +266,17 @@ def _resolve_contacts(events: Sequence[EventInput]) -> list[int]:
     return ids
 
 
-_INSERT_EVENTS_SQL = """
-INSERT INTO contacts_event
-    (contact_id, name, properties, occurred_at, received_at, source, idempotency_key)
-SELECT contact_id, name, properties::jsonb, occurred_at, %s, %s, idempotency_key
-FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::text[])
-    AS batch(contact_id, name, properties, occurred_at, idempotency_key)
-ON CONFLICT (source, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-RETURNING id, idempotency_key
-"""
-
-
 def _insert_events_postgresql(events, contact_ids, source, now) -> list[StoredEvent]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _INSERT_EVENTS_SQL,
-            [
-                now,
-                source,
-                contact_ids,
-                [e.name for e in events],
-                [json.dumps(e.properties) for e in events],
-                [e.occurred_at for e in events],
-                [e.idempotency_key for e in events],
-            ],
-        )
-        rows = cursor.fetchall()
-    # RETURNING yields rows in insert order; keyless events are always inserted.
+    rows = ingest_postgresql.events_insert(
+        contact_ids=contact_ids,
+        names=[e.name for e in events],
+        properties_json=[e.properties_as_json() for e in events],
+        occurred_at=[e.occurred_at for e in events],
+        idempotency_keys=[e.idempotency_key for e in events],
+        source=source,
+        received_at=now,
+    )
+    # Keyless events are always inserted, and come back first, in input order.
     keyed_ids = {key: pk for pk, key in rows if key is not None}
     keyless_ids = iter(pk for pk, key in rows if key is None)
     return _match_results(events, contact_ids, source, keyed_ids, keyless_ids)
@@ -311,19 +352,10 @@ def _advance_last_activity(fresh: list[tuple[EventInput, StoredEvent]]) -> None:
             latest[stored.contact_id] = event.occurred_at
     if not latest:
         return
-    ids = sorted(latest)  # one lock order for every writer
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                UPDATE contacts_contact AS c SET last_activity_at = v.at
-                FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, at)
-                WHERE c.id = v.id AND (c.last_activity_at IS NULL OR c.last_activity_at < v.at)
-                """,
-                [ids, [latest[pk] for pk in ids]],
-            )
+        ingest_postgresql.contacts_advance_last_activity(latest=latest)
         return
-    for pk in ids:
+    for pk in sorted(latest):  # one lock order for every writer
         at = latest[pk]
         Contact.objects.filter(pk=pk).filter(
             Q(last_activity_at__isnull=True) | Q(last_activity_at__lt=at)

@@ -1,0 +1,308 @@
+"""Ingestion bench (issue 2): events/s through POST /api/v1/events/batch against raw COPY,
+single-event POST latency at a fixed open-loop rate, and where the time goes in-process.
+
+    make bench                          # full run, ~2 minutes
+    .venv/bin/python bench/ingest.py --quick
+
+It (re)creates its own database (BENCH_DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/segflow_bench; the name must contain "bench"), migrates it,
+loads contacts with COPY, starts gunicorn on a free loopback port, drives it from threads in
+this process, stops it and drops the database (unless --keep). Not a test: it prints figures.
+"""
+
+import argparse
+import cProfile
+import datetime as dt
+import io
+import json
+import os
+import pstats
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.ingest_data import EventStream, contacts_copy  # noqa: E402
+from bench.ingest_load import Server, batch_load, open_loop  # noqa: E402
+from bench.ingest_report import Row, load_average, machine_facts, markdown_table, verdict  # noqa: E402
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/segflow_bench"
+BATCH_SIZE = 1000
+TARGET_EVENTS_PER_SECOND = 10_000
+TARGET_COPY_RATIO = 0.5
+TARGET_P99_MS = 25.0
+# Bodies are encoded before the clock starts; this caps the batch phase at 3x the target.
+BODY_HEADROOM = 3
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short smoke run (~30 s)")
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--batch-seconds", type=float, default=25.0)
+    parser.add_argument("--clients", type=int, default=4, help="concurrent batch clients")
+    parser.add_argument("--single-seconds", type=float, default=20.0)
+    parser.add_argument("--single-rate", type=float, default=200.0, help="req/s, open loop")
+    parser.add_argument("--inprocess-batches", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) * 2)
+    parser.add_argument("--worker-class", default="sync")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--profile", action="store_true", help="cProfile the in-process ingest")
+    parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    args = parser.parse_args()
+    if args.quick:
+        args.contacts = min(args.contacts, 10_000)
+        args.batch_seconds = min(args.batch_seconds, 4.0)
+        args.single_seconds = min(args.single_seconds, 4.0)
+        args.inprocess_batches = min(args.inprocess_batches, 3)
+    return args
+
+
+def database_recreate(url: str) -> None:
+    name = urlparse(url).path.lstrip("/")
+    if "bench" not in name:
+        sys.exit(f"Refusing to recreate database {name!r}: a bench database name has 'bench'.")
+    admin = urlparse(url)._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def database_drop(url: str) -> None:
+    name = urlparse(url).path.lstrip("/")
+    admin = urlparse(url)._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def django_environment(url: str, var_dir: str) -> dict[str, str]:
+    """Environment of this process and the server: the bench database, a throw-away broker
+    directory (no Redis queue is left behind), production settings."""
+    env = dict(os.environ)
+    for name in ("CELERY_BROKER_URL", "REDIS_URL", "DEBUG", "CELERY_TASK_ALWAYS_EAGER"):
+        env.pop(name, None)
+    env.update(
+        DATABASE_URL=url,
+        SEGFLOW_VAR_DIR=var_dir,
+        DJANGO_SETTINGS_MODULE="segflow.settings",
+        LOG_LEVEL="WARNING",
+    )
+    if os.environ.get("BENCH_BROKER_URL"):
+        env["CELERY_BROKER_URL"] = os.environ["BENCH_BROKER_URL"]
+    return env
+
+
+def encode_batches(stream: EventStream, count: int) -> list[bytes]:
+    return [json.dumps({"events": stream.batch(BATCH_SIZE)}).encode() for _ in range(count)]
+
+
+def max_event_id(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT coalesce(max(id), 0) FROM contacts_event").fetchone()[0]
+
+
+def copy_same_rows(url: str, *, after_id: int, up_to_id: int) -> tuple[int, float]:
+    """COPY the rows the batch phase stored back into contacts_event (as source 'copy', so
+    their idempotency keys stay unique); returns (rows, seconds)."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT contact_id, name, properties::text, occurred_at, received_at, "
+            "idempotency_key FROM contacts_event WHERE id > %s AND id <= %s ORDER BY id",
+            [after_id, up_to_id],
+        ).fetchall()
+        started = time.perf_counter()
+        with conn.cursor() as cursor:
+            columns = "contact_id, name, properties, occurred_at, received_at, idempotency_key"
+            with cursor.copy(f"COPY contacts_event ({columns}, source) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row((*row, "copy"))
+        conn.commit()
+        return len(rows), time.perf_counter() - started
+
+
+def in_process(stream: EventStream, batches: int, profile: bool) -> dict[str, float]:
+    """Seconds per 1,000 events for each step of the batch endpoint, without HTTP."""
+    from django.utils import timezone
+
+    from contacts.api.parsers import StorableJSONParser
+    from contacts.ingest import event_parse, events_ingest
+
+    parser = StorableJSONParser()
+    timings = {"json": 0.0, "parse": 0.0, "ingest": 0.0}
+    profiler = cProfile.Profile() if profile else None
+    for _ in range(batches):
+        body = json.dumps({"events": stream.batch(BATCH_SIZE)}).encode()
+        started = time.perf_counter()
+        items = parser.parse(io.BytesIO(body))["events"]
+        parsed_at = time.perf_counter()
+        now = timezone.now()
+        valid = [event for event, errors in (event_parse(i, now=now) for i in items) if not errors]
+        ingest_at = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        events_ingest(events=valid, now=now)
+        if profiler:
+            profiler.disable()
+        done = time.perf_counter()
+        timings["json"] += parsed_at - started
+        timings["parse"] += ingest_at - parsed_at
+        timings["ingest"] += done - ingest_at
+    if profiler:
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
+    return {step: total / batches for step, total in timings.items()}
+
+
+def main() -> None:
+    # A plain `kill` still runs the `finally` blocks that stop the server.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    args = parse_args()
+    url = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE_URL
+    var_dir = tempfile.mkdtemp(prefix="segflow-bench-")
+    env = django_environment(url, var_dir)
+    for name in set(os.environ) - set(env):
+        del os.environ[name]
+    os.environ.update(env)
+    loads = {"start": load_average()}
+    print(f"# Segflow ingestion bench ({'quick' if args.quick else 'full'} run)", flush=True)
+    print(f"load average at start: {loads['start']} (uptime)", flush=True)
+
+    database_recreate(url)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from contacts.api_keys import api_key_create
+
+    call_command("migrate", verbosity=0)
+    _, api_key = api_key_create(name="bench")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        postgres_version = cursor.fetchone()[0]
+    connection.close()
+    copy_seconds = contacts_copy(conninfo=url, count=args.contacts)
+    print(f"{args.contacts:,} contacts loaded by COPY in {copy_seconds:.1f} s", flush=True)
+
+    target_batches = int(args.batch_seconds * TARGET_EVENTS_PER_SECOND / BATCH_SIZE)
+    batch_bodies = encode_batches(
+        EventStream(args.contacts, seed=1, label="batch"), max(4, target_batches * BODY_HEADROOM)
+    )
+    warmup_bodies = encode_batches(EventStream(args.contacts, seed=2, label="warm"), args.workers)
+    singles = EventStream(args.contacts, seed=3, label="single")
+    single_count = int(args.single_seconds * args.single_rate)
+    single_bodies = [json.dumps(singles.event()).encode() for _ in range(single_count)]
+
+    server = Server(
+        env=env, workers=args.workers, worker_class=args.worker_class, threads=args.threads
+    )
+    try:
+        server.wait_ready(api_key)
+        warmup = batch_load(
+            port=server.port,
+            api_key=api_key,
+            bodies=warmup_bodies,
+            clients=args.workers,
+            seconds=30,
+        )
+        if warmup.errors:
+            sys.exit(f"warm-up failed: {warmup.errors[0]}")
+        first_id = max_event_id(url)
+        loads["batch"] = load_average()
+        print(f"batch phase: {args.clients} clients, {args.batch_seconds:.0f} s ...", flush=True)
+        batch = batch_load(
+            port=server.port,
+            api_key=api_key,
+            bodies=batch_bodies,
+            clients=args.clients,
+            seconds=args.batch_seconds,
+        )
+        last_id = max_event_id(url)
+        loads["single"] = load_average()
+        print(f"single-event phase: {args.single_rate:.0f} req/s open loop ...", flush=True)
+        single = open_loop(
+            port=server.port, api_key=api_key, bodies=single_bodies, rate=args.single_rate
+        )
+    finally:
+        server.stop()
+
+    loads["copy"] = load_average()
+    copied, copy_seconds = copy_same_rows(url, after_id=first_id, up_to_id=last_id)
+    steps = in_process(
+        EventStream(args.contacts, seed=4, label="inproc"), args.inprocess_batches, args.profile
+    )
+    loads["end"] = load_average()
+    connection.close()
+    if not args.keep:
+        database_drop(url)
+
+    events_per_second = batch.accepted / batch.seconds
+    copy_rate = copied / copy_seconds if copy_seconds else float("nan")
+    ratio = events_per_second / copy_rate
+    p99 = single.percentile(99)
+    achieved = single.sent / single.seconds
+    rows = [
+        Row(
+            f"Batch POST, {BATCH_SIZE:,}/request, {args.clients} clients, {batch.seconds:.0f} s",
+            f"{events_per_second:,.0f} events/s",
+            f">= {TARGET_EVENTS_PER_SECOND:,}",
+            verdict(events_per_second >= TARGET_EVENTS_PER_SECOND),
+        ),
+        Row(f"Raw COPY of the same {copied:,} rows", f"{copy_rate:,.0f} rows/s"),
+        Row(
+            "Batch / COPY",
+            f"{ratio:.0%}",
+            f">= {TARGET_COPY_RATIO:.0%}",
+            verdict(ratio >= TARGET_COPY_RATIO),
+        ),
+        Row(
+            f"Single POST at {args.single_rate:.0f} req/s open loop: p50 / p95",
+            f"{single.percentile(50):.1f} / {single.percentile(95):.1f} ms",
+        ),
+        Row(
+            "Single POST p99",
+            f"{p99:.1f} ms",
+            f"<= {TARGET_P99_MS:.0f} ms",
+            verdict(p99 <= TARGET_P99_MS and not single.errors),
+        ),
+        Row("Single POST achieved rate", f"{achieved:.0f} req/s", f"{args.single_rate:.0f}"),
+        Row("In-process: JSON parse per 1,000", f"{steps['json'] * 1000:.1f} ms"),
+        Row("In-process: event_parse per 1,000", f"{steps['parse'] * 1000:.1f} ms"),
+        Row("In-process: events_ingest per 1,000", f"{steps['ingest'] * 1000:.1f} ms"),
+        Row(
+            "In-process: all three, as events/s on one core",
+            f"{BATCH_SIZE / sum(steps.values()):,.0f} events/s",
+        ),
+    ]
+    print()
+    for key, value in machine_facts(postgres_version=postgres_version).items():
+        print(f"- {key}: {value}")
+    print(
+        f"- Server: gunicorn {args.workers} x {args.worker_class} workers"
+        + (f" ({args.threads} threads)" if args.threads > 1 else "")
+        + f"; {args.contacts:,} contacts pre-loaded"
+    )
+    print("- Load average (1/5/15 min): " + "; ".join(f"{k} {v}" for k, v in loads.items()))
+    print(
+        f"- Batch phase: {batch.requests} requests, {batch.accepted:,} accepted "
+        f"({batch.duplicates:,} replays), {batch.rejected} rejected"
+        + ("; ran out of pre-encoded bodies before the deadline" if batch.exhausted else "")
+    )
+    print()
+    print(markdown_table(rows))
+    problems = batch.errors[:3] + single.errors[:3]
+    if problems:
+        print(f"\n{len(batch.errors)} batch and {len(single.errors)} single errors, e.g.:")
+        for problem in problems:
+            print(f"  {problem}")
+    print(f"\nfinished {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
+
+
+if __name__ == "__main__":
+    main()

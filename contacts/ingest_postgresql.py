@@ -1,0 +1,79 @@
+"""The set-based statements of event ingestion on PostgreSQL: each takes whole arrays as one
+parameter, so a 1,000-event batch is a handful of round trips and no per-row SQL.
+
+Every writer takes its locks in one order (idempotency keys sorted, contact ids sorted), so
+concurrent batches queue behind each other instead of deadlocking.
+"""
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+from django.db import connection
+
+_CONTACTS_BY_IDENTITY_SQL = """
+SELECT id, email, external_id FROM contacts_contact
+WHERE email = ANY(%s::text[]) OR external_id = ANY(%s::text[])
+"""
+
+# Keyless rows first in input order, then keyed rows sorted by key: RETURNING follows this
+# order, which is how ids are matched back to the input (see contacts.ingest).
+_INSERT_EVENTS_SQL = """
+INSERT INTO contacts_event
+    (contact_id, name, properties, occurred_at, received_at, source, idempotency_key)
+SELECT contact_id, name, properties::jsonb, occurred_at, %s, %s, idempotency_key
+FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::text[])
+    WITH ORDINALITY AS batch(contact_id, name, properties, occurred_at, idempotency_key, position)
+ORDER BY idempotency_key NULLS FIRST, position
+ON CONFLICT (source, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING id, idempotency_key
+"""
+
+_ADVANCE_LAST_ACTIVITY_SQL = """
+UPDATE contacts_contact AS c SET last_activity_at = v.at
+FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, at)
+WHERE c.id = v.id AND (c.last_activity_at IS NULL OR c.last_activity_at < v.at)
+"""
+
+
+def contacts_by_identity(
+    *, external_ids: Iterable[str], emails: Iterable[str]
+) -> list[tuple[int, str | None, str | None]]:
+    """(id, email, external_id) of the contacts having one of these emails or external ids."""
+    with connection.cursor() as cursor:
+        cursor.execute(_CONTACTS_BY_IDENTITY_SQL, [list(emails), list(external_ids)])
+        return cursor.fetchall()
+
+
+def events_insert(
+    *,
+    contact_ids: Sequence[int],
+    names: Sequence[str],
+    properties_json: Sequence[str],
+    occurred_at: Sequence[dt.datetime],
+    idempotency_keys: Sequence[str | None],
+    source: str,
+    received_at: dt.datetime,
+) -> list[tuple[int, str | None]]:
+    """Insert the rows whose key is new; (id, idempotency_key) of the inserted ones, keyless
+    rows first in input order."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_EVENTS_SQL,
+            [
+                received_at,
+                source,
+                list(contact_ids),
+                list(names),
+                list(properties_json),
+                list(occurred_at),
+                list(idempotency_keys),
+            ],
+        )
+        return cursor.fetchall()
+
+
+def contacts_advance_last_activity(*, latest: dict[int, dt.datetime]) -> None:
+    """Move last_activity_at forward (never back) for these contacts, in id order."""
+    ids = sorted(latest)
+    with connection.cursor() as cursor:
+        cursor.execute(_ADVANCE_LAST_ACTIVITY_SQL, [ids, [latest[pk] for pk in ids]])

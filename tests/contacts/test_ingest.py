@@ -1,0 +1,211 @@
+import datetime as dt
+import threading
+import time
+
+import psycopg
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from contacts.ingest import EventInput, event_parse, events_ingest
+from contacts.models import Contact, Event
+from contacts.signals import contacts_changed
+from tests.factories import ContactFactory
+
+NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
+
+
+def event(name: str = "login", **values) -> EventInput:
+    values.setdefault("email", "a@example.com")
+    return EventInput(name=name, occurred_at=NOW - dt.timedelta(minutes=1), **values)
+
+
+@pytest.mark.django_db
+def test_results_follow_input_order_when_keyed_and_keyless_events_interleave():
+    events = [
+        event("first"),
+        event("keyed-z", idempotency_key="z"),
+        event("second"),
+        event("keyed-a", idempotency_key="a"),
+        event("replay-z", idempotency_key="z"),
+        event("third"),
+    ]
+
+    stored = events_ingest(events=events, now=NOW)
+
+    names = dict(Event.objects.values_list("pk", "name"))
+    assert [names[s.event_id] for s in stored] == [
+        "first",
+        "keyed-z",
+        "second",
+        "keyed-a",
+        "keyed-z",
+        "third",
+    ]
+    assert [s.duplicate for s in stored] == [False, False, False, False, True, False]
+
+
+@pytest.mark.django_db
+def test_keyed_events_are_inserted_in_key_order_whatever_the_input_order():
+    # One lock order for every writer: two batches holding the same keys cannot deadlock.
+    stored = events_ingest(
+        events=[
+            event(idempotency_key="k3"),
+            event(idempotency_key="k1"),
+            event(idempotency_key="k2"),
+        ],
+        now=NOW,
+    )
+
+    ids = [s.event_id for s in stored]
+    assert ids[1] < ids[2] < ids[0]
+
+
+@pytest.mark.django_db
+def test_unknown_contacts_are_created_in_identity_order():
+    events_ingest(events=[event(email="c@example.com"), event(email="b@example.com")], now=NOW)
+
+    emails = list(Contact.objects.order_by("pk").values_list("email", flat=True))
+    assert emails == ["b@example.com", "c@example.com"]
+
+
+@pytest.mark.django_db
+def test_batch_ingest_takes_the_same_number_of_queries_whatever_its_size(
+    django_assert_num_queries,
+):
+    existing = ContactFactory.create_batch(3)
+    Event.objects.create(
+        contact=existing[0], name="seen", occurred_at=NOW, idempotency_key="replayed"
+    )
+    events = [event(email=existing[i % 3].email) for i in range(900)]
+    events += [event(email=f"new{i}@example.com") for i in range(99)]
+    events.append(event(email=existing[0].email, idempotency_key="replayed"))
+
+    # savepoint, lookup, create the unknown contacts, look them up, insert the events,
+    # find the replayed key's event, advance last_activity_at, release
+    with django_assert_num_queries(8):
+        stored = events_ingest(events=events, now=NOW)
+
+    assert sum(s.duplicate for s in stored) == 1
+    assert Event.objects.count() == 1 + 999
+
+
+@pytest.mark.django_db
+def test_contacts_changed_carries_the_contacts_of_fresh_events_only(
+    django_capture_on_commit_callbacks,
+):
+    known, replayed = ContactFactory(email="k@example.com"), ContactFactory(email="r@example.com")
+    Event.objects.create(contact=replayed, name="login", occurred_at=NOW, idempotency_key="once")
+    received = []
+
+    def receiver(sender, contact_ids, changes, **kwargs):
+        received.append((set(contact_ids), set(changes)))
+
+    contacts_changed.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            events_ingest(
+                events=[
+                    event("login", email="k@example.com"),
+                    event("purchase", email="k@example.com"),
+                    event("login", email="r@example.com", idempotency_key="once"),
+                ],
+                now=NOW,
+            )
+    finally:
+        contacts_changed.disconnect(receiver)
+
+    assert received == [({known.pk}, {"event:login", "event:purchase"})]
+
+
+@pytest.mark.django_db
+def test_an_invalid_email_is_rejected_every_time_it_is_sent():
+    # event_parse remembers emails it has checked; that memory must keep errors too.
+    first = event_parse({"email": "not-an-email", "name": "x"}, now=NOW)
+    second = event_parse({"email": "not-an-email", "name": "x"}, now=NOW)
+
+    assert first[0] is None and second[0] is None
+    assert first[1]["email"] == second[1]["email"] == ["Enter a valid email address."]
+
+
+@pytest.mark.django_db
+def test_an_email_is_normalised_when_remembered():
+    parsed = [event_parse({"email": " Ann@Example.COM ", "name": "x"}, now=NOW) for _ in "ab"]
+
+    assert [p[0].email for p in parsed] == ["ann@example.com", "ann@example.com"]
+
+
+def _wait_until_blocked_on_event_insert(timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE '%%INSERT INTO contacts_event%%' AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the batch never waited on the event insert")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_loses_a_deadlock_runs_again_and_stores_nothing_twice():
+    contact = ContactFactory(email="owner@example.com")
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        password=settings["PASSWORD"] or None,
+        host=settings["HOST"] or "127.0.0.1",
+        port=settings["PORT"] or 5432,
+    )
+    # given another writer holding idempotency key "k" (uncommitted); it may wait long
+    # before it looks for deadlocks, so the batch below is the one that gives way
+    other.execute("SET deadlock_timeout = '60s'")
+    other_event_id = other.execute(
+        "INSERT INTO contacts_event (contact_id, name, properties, occurred_at, received_at, "
+        "source, idempotency_key) VALUES (%s, 'login', '{}', now(), now(), 'api', 'k') "
+        "RETURNING id",
+        [contact.pk],
+    ).fetchone()[0]
+    outcome = {}
+
+    def ingest():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET deadlock_timeout = '3s'")
+            outcome["stored"] = events_ingest(
+                events=[event(email="new@example.com", idempotency_key="k")],
+                now=timezone.now(),
+            )
+        except Exception as exc:  # surfaced in the assertions below
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    batch = threading.Thread(target=ingest)
+    batch.start()
+    try:
+        # when the batch, holding its new contact, waits for key "k" and the other writer
+        # then creates the same contact: a deadlock
+        _wait_until_blocked_on_event_insert()
+        other_contact_id = other.execute(
+            "INSERT INTO contacts_contact (email, email_status, lead_score, created_at, "
+            "updated_at, fields) VALUES ('new@example.com', 'active', 0, now(), now(), '{}') "
+            "RETURNING id"
+        ).fetchone()[0]
+        other.commit()
+    finally:
+        batch.join(timeout=60)
+        other.close()
+
+    # then the batch ran again and found the other writer's contact and event
+    assert "error" not in outcome, outcome.get("error")
+    [stored] = outcome["stored"]
+    assert (stored.event_id, stored.contact_id, stored.duplicate) == (
+        other_event_id,
+        other_contact_id,
+        True,
+    )
+    assert Event.objects.count() == 1
