@@ -124,6 +124,8 @@ def contacts_reevaluate(
                 result = segment_evaluate_contacts(
                     segment=segment, contact_ids=contact_ids, now=now
                 )
+        except Segment.DoesNotExist:
+            continue  # deleted meanwhile
         except Exception:
             logger.exception("Incremental evaluation of segment %s failed", segment.pk)
             continue
