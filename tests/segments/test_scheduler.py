@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from contacts.models import Contact
+from contacts.models import Contact, CustomField
 from contacts.signals import contacts_changed
 from segments.evaluation import segment_evaluate
 from segments.models import PendingContactChange, SegmentMembership, SegmentTransition
@@ -14,7 +14,12 @@ from segments.scheduler import (
     segments_evaluate_due,
 )
 from segments.services import segment_create
-from tests.factories import ContactFactory, ContactTagFactory, SegmentFactory
+from tests.factories import (
+    ContactFactory,
+    ContactTagFactory,
+    CustomFieldFactory,
+    SegmentFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -198,3 +203,39 @@ def test_due_time_relative_segment_follows_the_clock():
 
     assert results[recent.pk].left == 1
     assert members(recent) == set()
+
+
+def test_contact_updated_through_the_api_moves_between_segments(
+    api, old_contacts, django_capture_on_commit_callbacks
+):
+    ann, _ = old_contacts
+    france = evaluated_segment("France", IN_FRANCE)
+    germany = evaluated_segment(
+        "Germany", {"type": "field", "field": "country", "op": "eq", "value": "DE"}
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.patch(f"/api/v1/contacts/{ann.pk}", {"country": "de"}, format="json")
+
+    assert response.status_code == 200
+    assert ann.pk not in members(france)
+    assert members(germany) == {ann.pk}
+    assert not PendingContactChange.objects.exists()
+
+
+def test_a_segment_that_fails_does_not_stop_the_others():
+    CustomFieldFactory(key="plan", type="text")
+    ContactFactory(country="FR", fields={"plan": "pro"})
+    broken = SegmentFactory(
+        conditions={"type": "field", "field": "plan", "op": "eq", "value": "pro"},
+        next_evaluation_at=NOW,
+    )
+    fine = SegmentFactory(conditions=IN_FRANCE, next_evaluation_at=NOW)
+    CustomField.objects.filter(key="plan").delete()  # the tree no longer compiles
+
+    results = segments_evaluate_due(now=NOW)
+
+    assert set(results) == {fine.pk}
+    assert results[fine.pk].entered == 1
+    broken.refresh_from_db()
+    assert broken.last_evaluated_at is None
