@@ -176,7 +176,8 @@ class _Validator:
             field_type, choices = BUILTIN_FIELD_TYPES[key], _BUILTIN_CHOICES.get(key)
         elif key in self.fields:
             definition = self.fields[key]
-            field_type, choices = definition.type, definition.choices or []
+            field_type = definition.type
+            choices = (definition.choices or []) if field_type == "choice" else None
         else:
             self.error(f"{path}.field", f"Unknown field '{key}'.")
         if field_type is None:

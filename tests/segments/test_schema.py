@@ -276,3 +276,7 @@ def test_validation_takes_a_fixed_number_of_queries(django_assert_num_queries, c
     # then: definitions, topics, one level of segments
     with django_assert_num_queries(3):
         assert validate_conditions(tree) == []
+
+
+def test_text_custom_fields_take_any_string(custom_fields):
+    assert errors_of(field("company", "eq", "anything")) == {}
