@@ -12,7 +12,7 @@ import zlib
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
@@ -20,6 +20,8 @@ from segflow.wsgi import application
 from tests.factories import ContactFactory, ContactTagFactory, CustomFieldFactory
 
 MAX_EXAMPLES = 50
+WORKFLOWS = 25
+WORKFLOW_STEPS = 8
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
 schema.config.generation.update(max_examples=MAX_EXAMPLES, deterministic=True)
@@ -88,11 +90,80 @@ def _point_at_existing_object(case) -> None:
         parameters["key"] = field.key
 
 
+def _excluded_checks(case) -> list:
+    if case.operation.definition.raw.get("operationId") in PARTIAL_ACCEPTANCE:
+        return [negative_data_rejection]
+    return []
+
+
 @schema.parametrize()
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_api_operation_never_fails_and_matches_schema(case, auth_headers, custom_fields):
     _point_at_existing_object(case)
-    excluded = []
-    if case.operation.definition.raw.get("operationId") in PARTIAL_ACCEPTANCE:
-        excluded.append(negative_data_rejection)
-    case.call_and_validate(headers=auth_headers, excluded_checks=excluded)
+    case.call_and_validate(headers=auth_headers, excluded_checks=_excluded_checks(case))
+
+
+def _valid_contact(n: int) -> dict:
+    return {"email": f"workflow-{n}@example.com", "fields": {"plan": "pro"}, "tags": ["wf"]}
+
+
+def _valid_segment(n: int) -> dict:
+    condition = {"type": "field", "field": "fuzz_choice", "op": "eq", "value": "pro"}
+    return {"name": f"Workflow {n}", "conditions": {"any": [condition]}}
+
+
+# Random bodies seldom pass semantic validation (a known country, an existing field), so a
+# workflow would rarely get past its first step: every other create gets a valid body.
+VALID_BODIES = {"contacts_upsert": _valid_contact, "segments_create": _valid_segment}
+
+
+class ApiWorkflow(schema.as_state_machine()):
+    """Sequences of calls along the links schemathesis infers from the schema (create a
+    contact, then patch, read and delete it; create a segment, then evaluate and explain it)."""
+
+    headers: dict[str, str] = {}
+
+    def setup(self):
+        # Each scenario starts from the same data, so Hypothesis can replay it exactly.
+        self.scenario = transaction.atomic()
+        self.scenario.__enter__()
+        self.creates = 0
+
+    def teardown(self):
+        transaction.set_rollback(True)
+        self.scenario.__exit__(None, None, None)
+
+    def get_call_kwargs(self, case):
+        return {"headers": self.headers}
+
+    def before_call(self, case):
+        valid_body = VALID_BODIES.get(case.operation.definition.raw.get("operationId"))
+        if valid_body is None or case.meta is None:
+            return
+        if case.meta.generation.mode.value == "positive":
+            self.creates += 1
+            if self.creates % 2:
+                case.body = valid_body(self.creates)
+
+    def validate_response(self, response, case, additional_checks=None, **kwargs):
+        case.validate_response(
+            response,
+            additional_checks=additional_checks,
+            excluded_checks=_excluded_checks(case),
+            headers=self.headers,
+            transport_kwargs=kwargs,
+        )
+
+
+def test_api_workflows_never_fail_and_match_schema(auth_headers, custom_fields):
+    ApiWorkflow.headers = auth_headers
+    ApiWorkflow.run(
+        settings=settings(
+            max_examples=WORKFLOWS,
+            stateful_step_count=WORKFLOW_STEPS,
+            derandomize=True,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )

@@ -72,6 +72,8 @@ class SegflowAutoSchema(AutoSchema):
     def _map_serializer(self, serializer, direction, bypass_extensions=False):
         serializer = force_instance(serializer)
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if isinstance(serializer, StrictSerializer) and type(serializer).__doc__ is None:
+            schema.pop("description", None)  # StrictSerializer's own docstring, not the API's
         if direction == "request" and isinstance(serializer, StrictSerializer):
             properties = schema.setdefault("properties", {})
             for key in sorted(serializer.ignored_keys):
