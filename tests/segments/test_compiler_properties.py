@@ -1,6 +1,7 @@
 """Property test: for random contacts, events, tags, subscriptions, memberships and random
 condition trees, the compiled SQL on PostgreSQL selects exactly the contacts that the
-independent Python evaluator (tests/segments/reference.py) selects."""
+independent Python evaluator (tests/segments/reference.py) selects; `{"not": tree}` selects
+exactly the others, and explain gives every contact the same verdict."""
 
 import datetime as dt
 import os
@@ -21,6 +22,7 @@ from contacts.models import (
     Tag,
 )
 from segments.compiler import compile_conditions
+from segments.explain import explain_contact
 from segments.models import Segment, SegmentMembership
 from segments.schema import validate_conditions
 from tests.segments.reference import RefContact, RefEvent, World, evaluate
@@ -434,7 +436,7 @@ if os.environ.get("SEGFLOW_SHRINK"):
 
 
 @settings(
-    max_examples=200,
+    max_examples=150,
     phases=_PHASES,
     deadline=None,
     derandomize=True,
@@ -462,6 +464,12 @@ def test_compiled_sql_selects_what_the_reference_evaluator_selects(tree, data):
         )
 
         expected = {contact.pk for contact in snapshot if evaluate(tree, contact, world, NOW)}
+        explained = {
+            contact.pk
+            for contact in snapshot
+            if explain_contact(tree, contact_id=contact.pk, now=NOW)["result"]
+        }
         transaction.set_rollback(True)
     assert selected == expected
+    assert explained == expected
     assert complement == {contact.pk for contact in snapshot} - expected
