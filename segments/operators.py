@@ -109,6 +109,8 @@ def parse_absolute(value: object, *, field_type: str) -> dt.date | dt.datetime:
     except ValueError:
         day = None
     if day is not None:
+        if day == dt.date.max:  # its end (the next day's start) is beyond what Python dates hold
+            raise ValueError("Must be before 9999-12-31.")
         return day
     if field_type == "date":
         raise ValueError(f"'{value}' is not a date (YYYY-MM-DD).")
@@ -122,7 +124,10 @@ def parse_absolute(value: object, *, field_type: str) -> dt.date | dt.datetime:
         )
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:  # "0001-01-01T00:00:00+05:00" is in year 0 in UTC
+        raise ValueError(f"'{value}' is out of range (years 1 to 9999 in UTC).") from None
 
 
 def day_start(day: dt.date) -> dt.datetime:
