@@ -55,10 +55,7 @@ _SQLITE = {
     "number": ("json_type({col}, %s) IN ('integer', 'real')", "json_extract({col}, %s)"),
     "boolean": ("json_type({col}, %s) IN ('true', 'false')", "json_extract({col}, %s)"),
     "date": ("json_type({col}, %s) = 'text'", "json_extract({col}, %s)"),
-    "datetime": (
-        "json_type({col}, %s) = 'text'",
-        "strftime('%%Y-%%m-%%d %%H:%%M:%%f', json_extract({col}, %s))",
-    ),
+    "datetime": ("json_type({col}, %s) = 'text'", "json_extract({col}, %s)"),
 }
 
 
@@ -107,8 +104,10 @@ class JsonValue(Expression):
 
 
 class Instant(Expression):
-    """A datetime operand. PostgreSQL compares timestamptz as is; SQLite stores text in more
-    than one layout, so both sides are normalised to 'YYYY-MM-DD HH:MM:SS.SSS' there."""
+    """A datetime operand. PostgreSQL compares timestamptz as is. SQLite holds datetimes as
+    text in two layouts (Django's "YYYY-MM-DD HH:MM:SS[.ffffff]" and our JSON's
+    "YYYY-MM-DDTHH:MM:SS[.ffffff]Z", both UTC), so both sides are rewritten to one fixed-width
+    layout with microseconds, where text order is time order."""
 
     def __init__(self, expression):
         super().__init__(output_field=DateTimeField())
@@ -125,7 +124,12 @@ class Instant(Expression):
 
     def as_sqlite(self, compiler, connection):
         sql, params = compiler.compile(self.expression)
-        return f"strftime('%%Y-%%m-%%d %%H:%%M:%%f', {sql})", params
+        fixed = (
+            "(substr({x}, 1, 10) || ' ' || substr({x}, 12, 8) || substr("
+            "CASE WHEN substr({x}, 20, 1) = '.' THEN rtrim(substr({x}, 20), 'Z') ELSE '.' END"
+            " || '000000', 1, 7))"
+        )
+        return fixed.format(x=sql), [*params] * 4
 
 
 class NumberParam(Value):
