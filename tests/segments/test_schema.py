@@ -280,3 +280,13 @@ def test_validation_takes_a_fixed_number_of_queries(django_assert_num_queries, c
 
 def test_text_custom_fields_take_any_string(custom_fields):
     assert errors_of(field("company", "eq", "anything")) == {}
+
+
+def test_validate_or_raise_raises_invalid_input_keyed_by_path():
+    from contacts.errors import InvalidInput
+    from segments.schema import validate_conditions_or_raise
+
+    with pytest.raises(InvalidInput) as raised:
+        validate_conditions_or_raise({"all": [field("nope", "eq", "x")]}, path="exit_when")
+
+    assert raised.value.errors == {"exit_when.all[0].field": ["Unknown field 'nope'."]}
