@@ -5,6 +5,7 @@ DATABASE_URL pointing at the test database; tasks sent by the test go to that qu
 that use it need committed data, hence transactional_db.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -103,9 +104,10 @@ class CeleryWorkerProcess:
 
     def kill(self) -> None:
         """SIGKILL the worker and its pool process, as a crash or an OOM kill would."""
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
             return
-        os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # the whole group is gone already
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
 
     def restart(self) -> None:
@@ -113,14 +115,14 @@ class CeleryWorkerProcess:
         self.start()
 
     def stop(self) -> None:
-        """Warm shutdown (the running task finishes), then SIGKILL if it lingers."""
-        if self.process is None or self.process.poll() is not None:
+        """Warm shutdown (the running task finishes), then SIGKILL whatever lingers."""
+        if self.process is None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=STOP_TIMEOUT)
+        self.kill()
 
 
 def _purge(queue: str) -> None:
