@@ -192,8 +192,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 60.0,
     },
     # Safety net: drains contact changes whose queued task was lost.
-    "segments-process-contact-changes": {
-        "task": "segments.tasks.process_contact_changes",
+    "segments-sweep-contact-changes": {
+        "task": "segments.tasks.sweep_contact_changes",
         "schedule": 60.0,
     },
 }

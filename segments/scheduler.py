@@ -6,13 +6,15 @@ Celery only runs the functions here (segments.tasks).
 """
 
 import datetime as dt
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from contacts.models import Contact
 from segments.dependencies import DependencyGraph, is_affected
@@ -35,13 +37,26 @@ NEW_CONTACT_MARGIN = dt.timedelta(minutes=5)
 def contact_changes_record(*, contact_ids: Iterable[int], changes: Iterable[str]) -> None:
     """Queue the contacts for re-evaluation (durably), then a task to drain the queue."""
     kinds = sorted(set(changes))
-    rows = [PendingContactChange(contact_id=pk, changes=kinds) for pk in set(contact_ids)]
-    if not rows or not kinds:
+    ids = sorted(set(contact_ids))
+    if not ids or not kinds:
         return
-    PendingContactChange.objects.bulk_create(rows, batch_size=1000)
+    if connection.vendor == "postgresql":
+        # One statement whatever the number of contacts (this runs after every write).
+        with connection.cursor() as cursor:
+            cursor.execute(_RECORD_SQL, [json.dumps(kinds), timezone.now(), ids])
+    else:
+        PendingContactChange.objects.bulk_create(
+            [PendingContactChange(contact_id=pk, changes=kinds) for pk in ids], batch_size=500
+        )
     from segments.tasks import process_contact_changes
 
     transaction.on_commit(process_contact_changes.delay)
+
+
+_RECORD_SQL = f"""
+INSERT INTO {PendingContactChange._meta.db_table} (contact_id, changes, created_at)
+SELECT contact_id, %s::jsonb, %s FROM unnest(%s::bigint[]) AS changed(contact_id)
+"""
 
 
 def on_contacts_changed(sender, *, contact_ids, changes, **kwargs) -> None:

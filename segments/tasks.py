@@ -16,8 +16,13 @@ def refresh_segments(segment_ids: list[int]) -> None:
 
 @shared_task
 def process_contact_changes() -> None:
-    """Drain the pending contact changes (also run every minute by beat, in case a queued
-    run was lost)."""
+    """Drain the pending contact changes (queued by every contacts_changed)."""
+    scheduler.contact_changes_process(now=timezone.now())
+
+
+@shared_task
+def sweep_contact_changes() -> None:
+    """Beat, every minute: drain contact changes whose queued run was lost."""
     scheduler.contact_changes_process(now=timezone.now())
 
 

@@ -9,6 +9,8 @@ MAX_DB_INT = 2**63 - 1
 
 
 def int_param(request, name: str) -> int | None:
+    if len(request.query_params.getlist(name)) > 1:
+        raise InvalidInput.single(name, "Give this parameter once.")
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return None

@@ -2,7 +2,6 @@
 POST /api/v1/segments/preview, GET /api/v1/segments/{id}/explain?contact=."""
 
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -16,9 +15,11 @@ from segments.api.params import bool_param
 from segments.api.segments import segment_or_404
 from segments.api.serializers import (
     EvaluationOutputSerializer,
+    ExplainOutputSerializer,
     PreviewInputSerializer,
     PreviewOutputSerializer,
 )
+from segments.explain import explain_contact
 from segments.scheduler import segment_evaluate_now, segment_queue_refresh
 from segments.schema import validate_conditions_or_raise
 from segments.selectors import segment_preview
@@ -72,27 +73,27 @@ class SegmentExplainApi(APIView):
     @extend_schema(
         operation_id="segments_explain",
         parameters=[OpenApiParameter("contact", int, required=True)],
-        responses=OpenApiTypes.OBJECT,
-        description="The segment's tree with each node's result for the contact and the "
-        "contact's actual values: why they are in, or out.",
+        responses=ExplainOutputSerializer,
+        description="The segment's tree with each node's result for the contact and, on "
+        "leaves, the contact's actual values: why they are in, or out. `result` is the "
+        "verdict now; `member` whether the last evaluation put them in.",
     )
     def get(self, request, pk: int):
         segment = segment_or_404(pk)
         contact_id = int_param(request, "contact")
         if contact_id is None:
             raise InvalidInput.single("contact", "Required: the id of the contact to explain.")
-        if not Contact.objects.filter(pk=contact_id).exists():
-            raise InvalidInput.single("contact", f"No contact with id {contact_id}.")
-        from segments.explain import explain_contact
-
-        explanation = explain_contact(segment.conditions, contact_id=contact_id, now=timezone.now())
+        try:
+            tree = explain_contact(segment.conditions, contact_id=contact_id, now=timezone.now())
+        except Contact.DoesNotExist:
+            raise InvalidInput.single("contact", f"No contact with id {contact_id}.") from None
+        member = segment.memberships.filter(contact_id=contact_id, left_at__isnull=True)
         return Response(
             {
                 "segment": segment.pk,
                 "contact": contact_id,
-                "member": segment.memberships.filter(
-                    contact_id=contact_id, left_at__isnull=True
-                ).exists(),
-                **explanation,
+                "result": tree["result"],
+                "member": member.exists(),
+                "tree": tree,
             }
         )

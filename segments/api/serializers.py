@@ -70,6 +70,16 @@ class EvaluationOutputSerializer(serializers.Serializer):
     left = serializers.IntegerField()
 
 
+class ExplainOutputSerializer(serializers.Serializer):
+    segment = serializers.IntegerField()
+    contact = serializers.IntegerField()
+    result = serializers.BooleanField(help_text="Whether the conditions hold for the contact now.")
+    member = serializers.BooleanField(help_text="Whether the contact is a current member.")
+    tree = serializers.DictField(
+        help_text='The condition tree; every node gains "result", every leaf "actual".'
+    )
+
+
 class PreviewInputSerializer(StrictSerializer):
     conditions = ConditionsField(help_text="Condition tree (design §4).")
     sample_size = serializers.IntegerField(

@@ -194,6 +194,13 @@ def test_contacts_filter_by_segment_lists_current_members_only(api):
     assert [contact["id"] for contact in response.json()["results"]] == [ann.pk]
 
 
+def test_contacts_filter_by_segment_given_twice_is_400(api):
+    response = api.get("/api/v1/contacts?segment=1&segment=2")
+
+    assert response.status_code == 400
+    assert error_paths(response) == {"segment"}
+
+
 def test_contacts_filter_by_segment_rejects_a_non_number(api):
     response = api.get("/api/v1/contacts?segment=abc")
 
@@ -233,6 +240,21 @@ def test_evaluate_rejects_a_bad_wait_flag(api):
 
     assert response.status_code == 400
     assert error_paths(response) == {"wait"}
+
+
+def test_explain_tells_whether_and_why_a_contact_matches(api):
+    ann = ContactFactory(country="FR")
+    segment = evaluated(conditions={"all": [IN_FRANCE, {"type": "tag", "op": "has", "tag": "vip"}]})
+
+    response = api.get(f"/api/v1/segments/{segment.pk}/explain?contact={ann.pk}")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["segment"], body["contact"]) == (segment.pk, ann.pk)
+    assert (body["result"], body["member"]) == (False, False)
+    france, vip = body["tree"]["all"]
+    assert (france["result"], france["actual"]) == (True, {"value": "FR"})
+    assert vip["result"] is False
 
 
 @pytest.mark.parametrize("query", ["", "?contact=abc", "?contact=999999"])
