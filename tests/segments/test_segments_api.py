@@ -6,7 +6,7 @@ from django.utils import timezone
 from segments.evaluation import segment_evaluate
 from segments.models import Segment, SegmentDailyStats, SegmentMembership, SegmentTransition
 from segments.services import segment_create
-from tests.factories import ContactFactory, CustomFieldFactory
+from tests.factories import ContactFactory, ContactTagFactory, CustomFieldFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -342,3 +342,16 @@ def test_history_rejects_a_bad_date(api):
 
 def test_segments_api_needs_an_api_key(client):
     assert client.get("/api/v1/segments").status_code == 401
+
+
+def test_members_page_is_a_fixed_number_of_queries(api, django_assert_num_queries):
+    for index in range(10):
+        ContactTagFactory(contact=ContactFactory(country="FR"), tag__name=f"tag-{index}")
+    segment = evaluated()
+    api.get(f"/api/v1/segments/{segment.pk}/members")  # warm the API key's last-use stamp
+
+    # API key, segment + its depends_on, count, page, the page's tags
+    with django_assert_num_queries(6):
+        response = api.get(f"/api/v1/segments/{segment.pk}/members")
+
+    assert response.json()["count"] == 10
