@@ -489,3 +489,42 @@ def test_values_are_bound_parameters_never_sql_text():
 
     assert hostile not in sql
     assert params.count(hostile) >= 3
+
+
+@pytest.mark.parametrize(
+    "count, offsets",
+    [
+        ({"op": "gte", "value": 5}, ["OFFSET 4"]),
+        ({"op": "lte", "value": 2}, ["OFFSET 2"]),
+        ({"op": "eq", "value": 3}, ["OFFSET 2", "OFFSET 3"]),
+    ],
+)
+def test_event_counts_stop_at_the_deciding_event_instead_of_counting_all(count, offsets):
+    # given: a count condition; the bench showed COUNT(id) per contact reading every event
+    # row of heavy users (segments bench, docs/benchmarks.md)
+    tree = events_tree(count=count, within={"days": 30})
+
+    # when
+    sql = str(Contact.objects.filter(compile_conditions(tree, now=NOW)).query)
+
+    # then: bounded EXISTS probes of the (contact, name, occurred_at) index, no aggregate
+    assert "COUNT(" not in sql.upper()
+    assert [part for part in offsets if part in sql] == offsets
+
+
+def test_event_conditions_compile_to_correlated_exists_and_counts():
+    tree = {
+        "all": [
+            events_tree(within={"days": 30}),
+            events_tree(count={"op": "gte", "value": 5}),
+            {"type": "event", "event": "purchase", "op": "not_performed"},
+        ]
+    }
+
+    sql = str(Contact.objects.filter(compile_conditions(tree, now=NOW)).query)
+
+    # an index probe per contact on (contact, name, occurred_at); no global GROUP BY
+    assert sql.count('EXISTS(SELECT 1 AS "a" FROM "contacts_event"') == 2  # within, NOT
+    assert sql.count('NOT (EXISTS(SELECT 1 AS "a" FROM "contacts_event"') == 1
+    assert 'COALESCE((SELECT COUNT(U0."id")' in sql
+    assert "GROUP BY" not in sql
