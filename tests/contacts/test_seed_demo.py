@@ -13,6 +13,8 @@ from contacts.demo_data import HISTORY_DAYS, demo_dataset_create
 from contacts.field_types import field_definitions, normalize_custom_fields
 from contacts.ingest import NOT_ACTIVITY
 from contacts.models import ApiKey, Contact, ContactSubscription, CustomField, Event
+from segments.demo_data import DEMO_SEGMENTS
+from segments.models import Segment
 from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -168,6 +170,7 @@ def test_if_empty_with_existing_contacts_changes_nothing():
     assert not CustomField.objects.exists()
     assert not ApiKey.objects.exists()
     assert not get_user_model().objects.exists()
+    assert not Segment.objects.exists()
     assert "nothing seeded" in output
     assert "create_api_key" in output
 
@@ -195,3 +198,9 @@ def test_seeded_contacts_appear_in_the_api_with_their_fields():
     body = client.get("/api/v1/contacts").json()
 
     assert {"plan", "mrr", "onboarded", "signup_date"} <= set(body["results"][0]["fields"])
+
+
+def test_seeds_the_example_segments():
+    seed("--contacts", "3")
+
+    assert Segment.objects.count() == len(DEMO_SEGMENTS)

@@ -9,14 +9,15 @@ from django.utils import timezone
 from contacts.api_keys import api_key_create
 from contacts.demo_data import demo_data_exists, demo_dataset_create
 from contacts.models import Contact
+from segments.demo_data import demo_segments_create
 
 DEMO_USERNAME = "demo"
 
 
 class Command(BaseCommand):
     help = (
-        "Create demo data (contacts with custom fields, tags, topics and 90 days of events), "
-        "a demo admin login and an API key, and print how to use them."
+        "Create demo data (contacts with custom fields, tags, topics, 90 days of events and "
+        "example segments), a demo admin login and an API key, and print how to use them."
     )
 
     def add_arguments(self, parser):
@@ -42,13 +43,15 @@ class Command(BaseCommand):
         started = timezone.now()
         with transaction.atomic():
             summary = demo_dataset_create(contacts=contacts, now=started, seed=seed)
+            segments = demo_segments_create()
             password = self._demo_user_ensure()
             _, raw_key = api_key_create(name="demo")
         seconds = (timezone.now() - started).total_seconds()
         self.stdout.write(
             f"Seeded {summary.contacts:,} contacts, {summary.events:,} events, "
             f"{summary.custom_fields} custom fields, {summary.tags} tags and "
-            f"{summary.topics} subscription topics in {seconds:.1f} s."
+            f"{summary.topics} subscription topics in {seconds:.1f} s; "
+            f"{len(segments)} example segments, evaluated by the worker once it runs."
         )
         self._print_access(password=password, raw_key=raw_key)
 
