@@ -12,6 +12,7 @@ from contacts.errors import InvalidInput
 from contacts.field_types import field_definitions
 from contacts.models import CustomField, EmailStatus, SubscriptionTopic
 from segments import operators as ops
+from segments.cycles import segment_reference_problems
 from segments.tree import (
     ConditionDependencies,
     dependencies,
@@ -383,43 +384,5 @@ class _Validator:
                 self.error(path, f"Unknown subscription topic '{key}'.")
 
     def check_segments(self) -> None:
-        if not self.segments:
-            return
-        from segments.models import Segment
-
-        # Follow the stored conditions of referenced segments, one query per level; the
-        # segment being saved is not expanded: reaching it means a cycle.
-        graph: dict[int, set[int]] = {}
-        queried: set[int] = set()
-        frontier = {segment for _, segment in self.segments}
-        while frontier:
-            queried |= frontier
-            rows = Segment.objects.filter(pk__in=frontier).values_list("pk", "conditions")
-            found = {pk: segment_references(conditions) for pk, conditions in rows}
-            graph.update(found)
-            refs = {ref for refs in found.values() for ref in refs}
-            frontier = refs - queried - {self.segment_id}
-        for path, segment in self.segments:
-            if segment not in graph:
-                self.error(path, f"Segment {segment} does not exist.")
-                continue
-            if self.segment_id is None:
-                continue
-            chain = _path_to(graph, segment, self.segment_id)
-            if chain:
-                through = " -> ".join(str(pk) for pk in chain)
-                self.error(path, f"Cycle: segment {through} refers back to this segment.")
-
-
-def _path_to(graph: dict[int, set[int]], start: int, target: int) -> list[int] | None:
-    """Segments from `start` up to the one referring to `target`, or None."""
-    stack, seen = [(start, [start])], {start}
-    while stack:
-        node, chain = stack.pop()
-        for ref in sorted(graph.get(node, ())):
-            if ref == target:
-                return chain
-            if ref not in seen:
-                seen.add(ref)
-                stack.append((ref, [*chain, ref]))
-    return None
+        for path, message in segment_reference_problems(self.segments, segment_id=self.segment_id):
+            self.error(path, message)
