@@ -1,12 +1,12 @@
-"""Event and email conditions: the contact's matching events, counted in a correlated
-subquery (or an EXISTS when the count only needs to be at least one)."""
+"""Event and email conditions: the contact's matching events, as correlated EXISTS subqueries
+that stop at the event deciding the count (explain counts them all)."""
 
 import datetime as dt
 from collections.abc import Mapping
 
-from django.db.models import Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Exists, Func, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
-from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThanOrEqual
+from django.db.models.lookups import Exact
 
 from contacts.models import Event
 from segments import operators as ops
@@ -33,22 +33,31 @@ def matching_events(
 
 
 def event_count(events: QuerySet[Event]) -> Coalesce:
-    """How many of `events` the outer contact has (0 when none, never NULL)."""
-    counted = events.annotate(n=Func(F("id"), function="COUNT")).values("n")
+    """How many of `events` the outer contact has (0 when none, never NULL). COUNT(*), not
+    COUNT(id): the (contact, name, occurred_at) index then answers without the table."""
+    counted = events.annotate(n=Func(Value(1), function="COUNT")).values("n")
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
-def count_q(events: QuerySet[Event], count: Mapping) -> Q:
-    """`performed` with a count: at least one is an EXISTS, none is NOT EXISTS."""
-    op, wanted = count["op"], count["value"]
-    if op == "gte" and wanted == 0:
+def at_least_q(events: QuerySet[Event], wanted: int) -> Q:
+    """The outer contact has `wanted` or more of `events`: EXISTS over the events past the
+    first wanted - 1 (OFFSET), so the index scan stops at the wanted-th event instead of
+    counting them all (a contact with hundreds of logins costs as much as one with five)."""
+    if wanted <= 0:
         return TRUE
-    if op == "gte" and wanted == 1:
-        return Q(Exists(events))
-    if op in ("eq", "lte") and wanted == 0:
-        return ~Q(Exists(events))
-    lookup = {"gte": GreaterThanOrEqual, "lte": LessThanOrEqual, "eq": Exact}[op]
-    return Q(lookup(event_count(events), Value(wanted)))
+    return Q(Exists(events[wanted - 1 :]))
+
+
+def count_q(events: QuerySet[Event], count: Mapping) -> Q:
+    """`performed` with a count, as bounded EXISTS: gte N, lte N = not gte N + 1, and
+    eq N = gte N and not gte N + 1. Never NULL, so NOT stays exact."""
+    op, wanted = count["op"], count["value"]
+    if op == "gte":
+        return at_least_q(events, wanted)
+    more = ~at_least_q(events, wanted + 1)
+    if op == "lte":
+        return more
+    return at_least_q(events, wanted) & more
 
 
 def event_events(node: Mapping, *, now: dt.datetime) -> QuerySet[Event]:
