@@ -17,9 +17,15 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
 from segflow.wsgi import application
-from tests.factories import ContactFactory, ContactTagFactory, CustomFieldFactory
+from segments.services import segment_create
+from tests.factories import (
+    ContactFactory,
+    ContactImportFactory,
+    ContactTagFactory,
+    CustomFieldFactory,
+)
 
-MAX_EXAMPLES = 50
+MAX_EXAMPLES = 40
 WORKFLOWS = 25
 WORKFLOW_STEPS = 8
 
@@ -70,24 +76,99 @@ def _choices(kind: str) -> list[str]:
     return ["free", "pro"] if kind == "choice" else []
 
 
-def _point_at_existing_object(case) -> None:
-    """Random ids almost never exist: send every other valid case to a fresh object, so
-    PATCH, GET and DELETE run past the 404 too. (Fresh, because DELETE removes it.)"""
+def _fresh_contact(seed: int) -> int:
+    contact = ContactFactory(fields={"fuzz_text": "hello", "fuzz_number": 3})
+    ContactTagFactory(contact=contact)
+    return contact.pk
+
+
+def _fresh_field(seed: int) -> str:
+    kind = FIELD_TYPES[seed % len(FIELD_TYPES)]
+    return CustomFieldFactory(type=kind, choices=_choices(kind)).key
+
+
+def _fresh_segment(seed: int) -> int:
+    conditions = {
+        "any": [
+            {"type": "field", "field": "fuzz_choice", "op": "eq", "value": "pro"},
+            {"type": "event", "event": "login", "op": "performed", "within": {"days": 30}},
+        ]
+    }
+    return segment_create(name=f"Fuzz {seed}", conditions=conditions).pk
+
+
+def _fresh_import(seed: int) -> int:
+    return ContactImportFactory().pk
+
+
+# Path prefix -> (path parameter, a fresh object's value for it).
+EXISTING_OBJECTS = {
+    "/api/v1/contacts/{id}": ("id", _fresh_contact),
+    "/api/v1/fields/{key}": ("key", _fresh_field),
+    "/api/v1/segments/{id}": ("id", _fresh_segment),
+    "/api/v1/imports/{id}": ("id", _fresh_import),
+}
+
+
+def _point_at_existing_objects(case) -> None:
+    """Random ids almost never exist: send every other valid case to fresh objects, so the
+    operation runs past its 404 too (fresh, because a DELETE removes them)."""
     if case.meta is None or case.meta.generation.mode.value != "positive":
         return
-    path = case.operation.path
     parameters = case.path_parameters or {}
-    generated = str(parameters.get("id", parameters.get("key", "")))
-    if zlib.crc32(generated.encode()) % 2:
+    seed = zlib.crc32(repr((parameters, case.query, case.body)).encode())
+    if seed % 2:
         return
-    if path == "/api/v1/contacts/{id}":
-        contact = ContactFactory(fields={"fuzz_text": "hello", "fuzz_number": 3})
-        ContactTagFactory(contact=contact)
-        parameters["id"] = contact.pk
-    elif path == "/api/v1/fields/{key}":
-        kind = FIELD_TYPES[zlib.crc32(generated.encode()) // 2 % len(FIELD_TYPES)]
-        field = CustomFieldFactory(type=kind, choices=_choices(kind))
-        parameters["key"] = field.key
+    for prefix, (name, fresh) in EXISTING_OBJECTS.items():
+        if case.operation.path.startswith(prefix):
+            parameters[name] = fresh(seed // 2)
+    if isinstance(case.query, dict) and "contact" in case.query:
+        case.query["contact"] = _fresh_contact(seed)
+
+
+def _valid_contact(n: int) -> dict:
+    return {"email": f"valid-{n}@example.com", "fields": {"plan": "pro"}, "tags": ["wf"]}
+
+
+def _valid_conditions() -> dict:
+    return {
+        "any": [
+            {"type": "field", "field": "fuzz_choice", "op": "eq", "value": "pro"},
+            {"type": "event", "event": "login", "op": "performed", "within": {"days": 30}},
+        ]
+    }
+
+
+def _valid_segment(n: int) -> dict:
+    return {"name": f"Valid {n}", "conditions": _valid_conditions()}
+
+
+def _valid_preview(n: int) -> dict:
+    return {"conditions": _valid_conditions()}
+
+
+def _valid_import(n: int) -> dict:
+    csv = f"email,first_name,fuzz_number\nvalid-{n}@example.com,Ann,{n}\n"
+    return {"file": csv, "tags": ["imported"]}
+
+
+# Random bodies seldom pass semantic validation (a known country, an existing field, a
+# well-formed condition tree), so the valid path of these operations would go untested:
+# every other positive case gets a valid body instead.
+VALID_BODIES = {
+    "contacts_upsert": _valid_contact,
+    "segments_create": _valid_segment,
+    "segments_preview": _valid_preview,
+    "imports_create": _valid_import,
+}
+
+
+def _maybe_valid_body(case, n: int) -> None:
+    valid_body = VALID_BODIES.get(case.operation.definition.raw.get("operationId"))
+    if valid_body is None or case.meta is None:
+        return
+    if case.meta.generation.mode.value == "positive" and n % 2:
+        case.body = valid_body(n)
 
 
 def _excluded_checks(case) -> list:
@@ -99,22 +180,9 @@ def _excluded_checks(case) -> list:
 @schema.parametrize()
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_api_operation_never_fails_and_matches_schema(case, auth_headers, custom_fields):
-    _point_at_existing_object(case)
+    _point_at_existing_objects(case)
+    _maybe_valid_body(case, zlib.crc32(repr(case.body).encode()))
     case.call_and_validate(headers=auth_headers, excluded_checks=_excluded_checks(case))
-
-
-def _valid_contact(n: int) -> dict:
-    return {"email": f"workflow-{n}@example.com", "fields": {"plan": "pro"}, "tags": ["wf"]}
-
-
-def _valid_segment(n: int) -> dict:
-    condition = {"type": "field", "field": "fuzz_choice", "op": "eq", "value": "pro"}
-    return {"name": f"Workflow {n}", "conditions": {"any": [condition]}}
-
-
-# Random bodies seldom pass semantic validation (a known country, an existing field), so a
-# workflow would rarely get past its first step: every other create gets a valid body.
-VALID_BODIES = {"contacts_upsert": _valid_contact, "segments_create": _valid_segment}
 
 
 class ApiWorkflow(schema.as_state_machine()):
@@ -127,7 +195,7 @@ class ApiWorkflow(schema.as_state_machine()):
         # Each scenario starts from the same data, so Hypothesis can replay it exactly.
         self.scenario = transaction.atomic()
         self.scenario.__enter__()
-        self.creates = 0
+        self.calls = 0
 
     def teardown(self):
         transaction.set_rollback(True)
@@ -137,13 +205,8 @@ class ApiWorkflow(schema.as_state_machine()):
         return {"headers": self.headers}
 
     def before_call(self, case):
-        valid_body = VALID_BODIES.get(case.operation.definition.raw.get("operationId"))
-        if valid_body is None or case.meta is None:
-            return
-        if case.meta.generation.mode.value == "positive":
-            self.creates += 1
-            if self.creates % 2:
-                case.body = valid_body(self.creates)
+        self.calls += 1
+        _maybe_valid_body(case, self.calls)
 
     def validate_response(self, response, case, additional_checks=None, **kwargs):
         case.validate_response(

@@ -112,3 +112,15 @@ def test_strict_request_bodies_reject_unknown_keys_in_the_schema(schema):
 
     for name in ["ContactInputRequest", "CustomFieldInputRequest", "EventInputRequest"]:
         assert schemas[name]["additionalProperties"] is False, name
+
+
+def test_optional_query_parameters_document_that_empty_means_not_given(operations):
+    parameters = [
+        parameter
+        for _, _, operation in operations
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "query" and not parameter.get("required")
+    ]
+
+    assert parameters
+    assert all(parameter.get("allowEmptyValue") for parameter in parameters)

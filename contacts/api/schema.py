@@ -36,6 +36,15 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 class SegflowAutoSchema(AutoSchema):
+    def _get_parameters(self):
+        parameters = super()._get_parameters()
+        for parameter in parameters:
+            # Our query-string readers (contacts.api.params, the paginator) take an empty
+            # optional parameter (`?contact=`) as not given.
+            if parameter["in"] == "query" and not parameter.get("required"):
+                parameter["allowEmptyValue"] = True
+        return parameters
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         if direction != "response":

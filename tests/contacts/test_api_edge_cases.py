@@ -162,3 +162,13 @@ def test_field_key_with_surrounding_whitespace_is_rejected(api):
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["path"] == "key"
+
+
+@pytest.mark.parametrize("params", [{"page": ""}, {"page_size": ""}, {"email": ""}])
+def test_empty_optional_query_parameter_means_not_given(api, params):
+    ContactFactory.create_batch(2)
+
+    response = api.get("/api/v1/contacts", params)
+
+    assert response.status_code == 200
+    assert response.json()["count"] == 2
