@@ -174,6 +174,7 @@ if not CELERY_BROKER_URL:
         "store_processed": False,
         # Seconds between looks at an empty queue folder: the task latency of `make run`.
         "polling_interval": 0.2,
+        "control_folder": str(broker_dir / "control"),
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
