@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 
 from contacts.errors import InvalidInput
 from contacts.field_types import apply_field_changes
+from contacts.field_usage import custom_field_check_unused
 from contacts.models import Contact, CustomField
 from contacts.signals import notify_contacts_changed
 from contacts.tags import contact_tags_add, contact_tags_set
@@ -121,9 +122,11 @@ def contact_delete(*, contact: Contact) -> None:
 
 
 def custom_field_delete(*, field: CustomField) -> None:
-    """Delete the definition and its values on every contact, in one statement."""
+    """Delete the definition and its values on every contact, in one statement. Refused while
+    segment conditions read the field (they could no longer be evaluated)."""
     from django.db import connection
 
+    custom_field_check_unused(key=field.key, path="key", change="delete it")
     with transaction.atomic():
         key = field.key
         field.delete()

@@ -6,7 +6,12 @@ class SegmentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from contacts.field_usage import custom_field_readers_requested
         from contacts.signals import contacts_changed
+        from segments.field_readers import segments_reading_field
         from segments.scheduler import on_contacts_changed
 
         contacts_changed.connect(on_contacts_changed, dispatch_uid="segments.contacts_changed")
+        custom_field_readers_requested.connect(
+            segments_reading_field, dispatch_uid="segments.field_readers"
+        )

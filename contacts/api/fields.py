@@ -7,8 +7,10 @@ from rest_framework.views import APIView
 
 from contacts.api import examples
 from contacts.api.pagination import PageNumberPagination
+from contacts.api.schema import REFUSED
 from contacts.api.serializers import CustomFieldInputSerializer, CustomFieldOutputSerializer
 from contacts.errors import InvalidInput
+from contacts.field_usage import custom_field_check_unused
 from contacts.models import Contact, CustomField
 from contacts.services import custom_field_delete
 
@@ -65,6 +67,8 @@ class FieldDetailApi(APIView):
                 "Contacts have values for this field; its type "
                 "cannot change. Create a new field instead.",
             )
+        if new_type != field.type:
+            custom_field_check_unused(key=key, path="type", change="change its type")
         for name, value in changes.items():
             setattr(field, name, value)
         field.save()
@@ -72,8 +76,9 @@ class FieldDetailApi(APIView):
 
     @extend_schema(
         operation_id="fields_destroy",
-        responses={204: None},
-        description="Deletes the field and its value on every contact.",
+        responses={204: None, 400: REFUSED},
+        description="Deletes the field and its value on every contact. Refused (400) while "
+        "segment conditions read it.",
     )
     def delete(self, request, key: str):
         custom_field_delete(field=get_object_or_404(CustomField, key=key))

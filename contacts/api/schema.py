@@ -8,6 +8,7 @@ reads a body. Serializers that reject unknown keys say so with `additionalProper
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import force_instance
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
@@ -31,6 +32,12 @@ class ValidationErrorSerializer(serializers.Serializer):
 class DetailErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
+
+# For operations that refuse some requests without reading a body (a DELETE of something in
+# use): `responses={204: None, 400: REFUSED}`.
+REFUSED = OpenApiResponse(
+    ValidationErrorSerializer, description="Refused, with the reason and the path it concerns."
+)
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from contacts.api.errors import flatten_errors
 from contacts.api.pagination import PageNumberPagination
+from contacts.api.schema import REFUSED
 from contacts.errors import InvalidInput
 from segments.api.serializers import SegmentInputSerializer, SegmentOutputSerializer
 from segments.models import Segment
@@ -81,7 +82,7 @@ class SegmentDetailApi(APIView):
 
     @extend_schema(
         operation_id="segments_destroy",
-        responses={204: None},
+        responses={204: None, 400: REFUSED},
         description="Refused (400) while another segment's conditions use this segment.",
     )
     def delete(self, request, pk: int):

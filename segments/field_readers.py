@@ -1,0 +1,11 @@
+"""Answers contacts.field_usage: which segments' conditions read a custom field."""
+
+from segments.models import Segment
+
+
+def segments_reading_field(sender, *, key: str, **kwargs) -> list[str]:
+    # dependency_keys is a JSON list; `__contains` on it is PostgreSQL-only, and there are a
+    # few hundred segments at most, so filter in Python (SQLite is the embedded default).
+    wanted = f"fields.{key}"
+    segments = Segment.objects.only("pk", "name", "dependency_keys").order_by("pk")
+    return [f"Segment {s.name!r} (#{s.pk})" for s in segments if wanted in s.dependency_keys]
