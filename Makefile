@@ -8,7 +8,7 @@ UV_VERSION := 0.13.9
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/segflow
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
 
-.PHONY: install run test lint format bench browser clean
+.PHONY: install run test lint format bench bench-segments browser clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ test: install browser lint
 bench: install
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/segflow_bench} \
 	  $(BIN)/python bench/ingest.py
+
+# Segment evaluation bench (docs/benchmarks.md): generates 1M contacts / 20M events once into
+# its own database (BENCH_SEGMENTS_DATABASE_URL) and reuses them; BENCH_ARGS=--quick for a smoke run.
+bench-segments: install
+	$(BIN)/python bench/segments.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -45,7 +45,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smoke run, under ~2 minutes")
     parser.add_argument("--contacts", type=int, default=FULL_CONTACTS)
     parser.add_argument("--events", type=int, default=FULL_EVENTS)
-    parser.add_argument("--repeat", type=int, default=3, help="timed repetitions (median)")
+    parser.add_argument("--repeat", type=int, default=5, help="timed repetitions (median)")
     parser.add_argument("--change-events", type=int, default=100_000)
     parser.add_argument("--change-fields", type=int, default=5_000)
     parser.add_argument("--naive-contacts", type=int, default=10_000)
@@ -56,6 +56,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of both")
     parser.add_argument("--skip-live", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-naive", action="store_true")
     args = parser.parse_args()
     if args.quick:
         args.contacts = min(args.contacts, 20_000)
@@ -371,8 +372,10 @@ def main() -> None:
     if small is not None:
         loads["memory"] = load_average()
         memory = memory_phase(env, [small, dataset])
-    loads["naive"] = load_average()
-    naive_seconds, naive_matches, naive_compiled = naive_phase(args.naive_contacts, dataset.anchor)
+    naive = None
+    if not args.skip_naive:
+        loads["naive"] = load_average()
+        naive = naive_phase(args.naive_contacts, dataset.anchor)
     live = None
     if not args.skip_live:
         live = live_phase(args, env, segment, var_dir)
@@ -380,21 +383,8 @@ def main() -> None:
     connection.close()
 
     rows = results_rows(args, dataset, select, evaluation, memory, live)
-    per_contact = naive_seconds / args.naive_contacts
-    extrapolated = per_contact * args.contacts
-    rows.append(
-        Row(
-            f"Naive Python: load + evaluate {args.naive_contacts:,} contacts one by one",
-            f"{naive_seconds:.1f} s ({per_contact * 1000:.2f} ms/contact)",
-        )
-    )
-    rows.append(
-        Row(
-            f"Naive Python extrapolated to {args.contacts:,} contacts",
-            f"{extrapolated:,.0f} s = {extrapolated / evaluation['first'].median:,.0f}x "
-            "the compiled first run",
-        )
-    )
+    if naive is not None:
+        rows += naive_rows(args, naive, evaluation)
     print()
     for key, value in machine_facts(postgres_version=postgres_version).items():
         print(f"- {key}: {value}")
@@ -406,8 +396,8 @@ def main() -> None:
         f"{args.change_fields:,} plan changes; median of {args.repeat}"
     )
     print("- Load average (1/5/15 min): " + "; ".join(f"{k} {v}" for k, v in loads.items()))
-    if naive_matches != naive_compiled:
-        print(f"- WARNING: naive found {naive_matches}, compiled {naive_compiled} (same contacts)")
+    if naive is not None and naive[1] != naive[2]:
+        print(f"- WARNING: naive found {naive[1]}, compiled {naive[2]} (same contacts)")
     print()
     print(markdown_table(rows))
     print(
@@ -426,6 +416,24 @@ def main() -> None:
         for line in live["worker_errors"] + result.load_errors[:3]:
             print(f"  error: {line}")
     print(f"\nfinished {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
+
+
+def naive_rows(args, naive, evaluation) -> list[Row]:
+    seconds, matches, _ = naive
+    per_contact = seconds / args.naive_contacts
+    extrapolated = per_contact * args.contacts
+    return [
+        Row(
+            f"Naive Python: load + evaluate {args.naive_contacts:,} contacts one by one "
+            f"({matches:,} match)",
+            f"{seconds:.1f} s ({per_contact * 1000:.2f} ms/contact)",
+        ),
+        Row(
+            f"Naive Python extrapolated to {args.contacts:,} contacts",
+            f"{extrapolated:,.0f} s = {extrapolated / evaluation['first'].median:,.0f}x "
+            "the compiled first run",
+        ),
+    ]
 
 
 def results_rows(args, dataset, select, evaluation, memory, live) -> list[Row]:
