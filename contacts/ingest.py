@@ -165,6 +165,10 @@ def events_ingest(
     if not events:
         return []
     now = now or timezone.now()
+    if len(events) == 1 and connection.vendor == "postgresql":
+        stored = _ingest_one_for_known_contact(events[0], source, now)
+        if stored is not None:
+            return [stored]
     # Inside a caller's transaction a deadlock has already aborted that transaction: only a
     # batch that owns its transaction can run again.
     retriable = not connection.in_atomic_block
@@ -190,6 +194,42 @@ def _ingest(events: Sequence[EventInput], source: str, now: dt.datetime) -> list
         changes = {f"event:{event.name}" for event, _ in fresh}
         notify_contacts_changed((s.contact_id for _, s in fresh), changes)
     return stored
+
+
+def _ingest_one_for_known_contact(
+    event: EventInput, source: str, now: dt.datetime
+) -> StoredEvent | None:
+    """The single-event API's common case in one round trip instead of five; None when the
+    general path must run (unknown contact, or an email given with an external_id, which may
+    link or create a contact)."""
+    if event.external_id:
+        column, identity = "external_id", event.external_id
+    elif event.email:
+        column, identity = "email", event.email
+    else:
+        return None
+    contact_id, event_id = ingest_postgresql.event_ingest_for_known_contact(
+        identity_column=column,
+        identity=identity,
+        name=event.name,
+        properties_json=event.properties_as_json(),
+        occurred_at=event.occurred_at,
+        idempotency_key=event.idempotency_key,
+        is_activity=event.name not in NOT_ACTIVITY,
+        source=source,
+        received_at=now,
+    )
+    if contact_id is None:
+        return None
+    if event_id is None:
+        existing = (
+            Event.objects.filter(source=source, idempotency_key=event.idempotency_key)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        return StoredEvent(existing, contact_id, duplicate=True) if existing else None
+    notify_contacts_changed([contact_id], [f"event:{event.name}"])
+    return StoredEvent(event_id, contact_id, duplicate=False)
 
 
 def _contacts_lookup(external_ids: set[str], emails: set[str]) -> list[tuple]:

@@ -77,3 +77,61 @@ def contacts_advance_last_activity(*, latest: dict[int, dt.datetime]) -> None:
     ids = sorted(latest)
     with connection.cursor() as cursor:
         cursor.execute(_ADVANCE_LAST_ACTIVITY_SQL, [ids, [latest[pk] for pk in ids]])
+
+
+# One event for a contact that already exists, in one statement (its own transaction under
+# autocommit): find the contact, insert the event unless its key was seen, advance
+# last_activity_at. No row comes back for the contact when it is unknown, and nothing is
+# written: the caller then takes the general path, which creates or links contacts.
+_INGEST_ONE_SQL = """
+WITH target AS (
+    SELECT id FROM contacts_contact WHERE {identity_column} = %(identity)s
+), inserted AS (
+    INSERT INTO contacts_event
+        (contact_id, name, properties, occurred_at, received_at, source, idempotency_key)
+    SELECT id, %(name)s, %(properties)s::jsonb, %(occurred_at)s, %(received_at)s, %(source)s,
+        %(idempotency_key)s
+    FROM target
+    ON CONFLICT (source, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING id, contact_id
+), advanced AS (
+    UPDATE contacts_contact AS c SET last_activity_at = %(occurred_at)s
+    FROM inserted
+    WHERE %(is_activity)s AND c.id = inserted.contact_id
+        AND (c.last_activity_at IS NULL OR c.last_activity_at < %(occurred_at)s)
+)
+SELECT (SELECT id FROM target), (SELECT id FROM inserted)
+"""
+_INGEST_ONE_BY = {
+    column: _INGEST_ONE_SQL.format(identity_column=column) for column in ("email", "external_id")
+}
+
+
+def event_ingest_for_known_contact(
+    *,
+    identity_column: str,
+    identity: str,
+    name: str,
+    properties_json: str,
+    occurred_at: dt.datetime,
+    idempotency_key: str | None,
+    is_activity: bool,
+    source: str,
+    received_at: dt.datetime,
+) -> tuple[int | None, int | None]:
+    """(contact id or None when unknown, new event id or None when the key was seen)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INGEST_ONE_BY[identity_column],
+            {
+                "identity": identity,
+                "name": name,
+                "properties": properties_json,
+                "occurred_at": occurred_at,
+                "received_at": received_at,
+                "source": source,
+                "idempotency_key": idempotency_key,
+                "is_activity": is_activity,
+            },
+        )
+        return cursor.fetchone()

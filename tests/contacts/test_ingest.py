@@ -209,3 +209,63 @@ def test_a_batch_that_loses_a_deadlock_runs_again_and_stores_nothing_twice():
         True,
     )
     assert Event.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("identity", ["email", "external_id"])
+def test_one_event_for_a_known_contact_is_one_statement(identity, django_assert_num_queries):
+    contact = ContactFactory(email="known@example.com", external_id="u-1")
+    values = {
+        "email": None,
+        identity: {"email": "known@example.com", "external_id": "u-1"}[identity],
+    }
+
+    with django_assert_num_queries(1):
+        [stored] = events_ingest(events=[event("login", **values)], now=NOW)
+
+    contact.refresh_from_db()
+    assert Event.objects.get(pk=stored.event_id).contact_id == contact.pk == stored.contact_id
+    assert contact.last_activity_at == NOW - dt.timedelta(minutes=1)
+    assert not stored.duplicate
+
+
+@pytest.mark.django_db
+def test_one_replayed_event_is_a_duplicate_and_does_not_move_last_activity():
+    contact = ContactFactory(email="known@example.com")
+    [first] = events_ingest(events=[event(email=contact.email, idempotency_key="k")], now=NOW)
+    later = EventInput(name="login", email=contact.email, idempotency_key="k", occurred_at=NOW)
+
+    [replay] = events_ingest(events=[later], now=NOW)
+
+    contact.refresh_from_db()
+    assert (replay.event_id, replay.duplicate) == (first.event_id, True)
+    assert contact.last_activity_at == NOW - dt.timedelta(minutes=1)
+    assert Event.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_one_event_with_a_new_external_id_links_it_to_the_contact_of_its_email():
+    contact = ContactFactory(email="known@example.com", external_id=None)
+
+    [stored] = events_ingest(events=[event(email="known@example.com", external_id="u-9")], now=NOW)
+
+    contact.refresh_from_db()
+    assert (stored.contact_id, contact.external_id) == (contact.pk, "u-9")
+
+
+@pytest.mark.django_db
+def test_one_event_for_a_known_contact_announces_the_change(django_capture_on_commit_callbacks):
+    contact = ContactFactory(email="known@example.com")
+    received = []
+
+    def receiver(sender, contact_ids, changes, **kwargs):
+        received.append((list(contact_ids), set(changes)))
+
+    contacts_changed.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            events_ingest(events=[event("purchase", email=contact.email)], now=NOW)
+    finally:
+        contacts_changed.disconnect(receiver)
+
+    assert received == [([contact.pk], {"event:purchase"})]
