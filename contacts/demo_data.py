@@ -26,6 +26,7 @@ from contacts.models import (
     SubscriptionTopic,
     Tag,
 )
+from contacts.tags import tags_get_or_create
 
 DEMO_EXTERNAL_ID_PREFIX = "demo-"
 EVENT_SOURCE = "demo"
@@ -241,8 +242,6 @@ def _topics_ensure() -> dict[str, SubscriptionTopic]:
 
 
 def _tags_ensure() -> dict[str, Tag]:
-    from contacts.tags import tags_get_or_create
-
     return {tag.name.lower(): tag for tag in tags_get_or_create(TAGS)}
 
 
