@@ -31,6 +31,7 @@ WORKFLOW_STEPS = 8
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
 schema.config.generation.update(max_examples=MAX_EXAMPLES, deterministic=True)
+# Test keys only: a failure's curl command then reproduces as printed.
 schema.config.output.sanitization.update(enabled=False)
 # Schema-valid input may still be refused for reasons JSON Schema cannot say (an unknown
 # country code, a custom field that does not exist, an email already taken): a 400 for
@@ -87,14 +88,17 @@ def _fresh_field(seed: int) -> str:
     return CustomFieldFactory(type=kind, choices=_choices(kind)).key
 
 
-def _fresh_segment(seed: int) -> int:
-    conditions = {
+def _valid_conditions() -> dict:
+    return {
         "any": [
             {"type": "field", "field": "fuzz_choice", "op": "eq", "value": "pro"},
             {"type": "event", "event": "login", "op": "performed", "within": {"days": 30}},
         ]
     }
-    return segment_create(name=f"Fuzz {seed}", conditions=conditions).pk
+
+
+def _fresh_segment(seed: int) -> int:
+    return segment_create(name=f"Fuzz {seed}", conditions=_valid_conditions()).pk
 
 
 def _fresh_import(seed: int) -> int:
@@ -128,15 +132,6 @@ def _point_at_existing_objects(case) -> None:
 
 def _valid_contact(n: int) -> dict:
     return {"email": f"valid-{n}@example.com", "fields": {"plan": "pro"}, "tags": ["wf"]}
-
-
-def _valid_conditions() -> dict:
-    return {
-        "any": [
-            {"type": "field", "field": "fuzz_choice", "op": "eq", "value": "pro"},
-            {"type": "event", "event": "login", "op": "performed", "within": {"days": 30}},
-        ]
-    }
 
 
 def _valid_segment(n: int) -> dict:
