@@ -105,6 +105,8 @@ class SegmentDailyStats(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["segment", "day"], name="segment_stats_one_per_day")
         ]
+        verbose_name = "segment daily stats"
+        verbose_name_plural = "segment daily stats"
 
     def __str__(self) -> str:
         return f"{self.segment_id} {self.day}: {self.size}"
