@@ -124,3 +124,13 @@ def test_optional_query_parameters_document_that_empty_means_not_given(operation
 
     assert parameters
     assert all(parameter.get("allowEmptyValue") for parameter in parameters)
+
+
+def test_unsafe_operations_document_the_csrf_refusal_of_session_callers(operations):
+    undocumented = [
+        f"{method} {path}"
+        for path, method, operation in operations
+        if method in {"POST", "PUT", "PATCH", "DELETE"} and "403" not in operation["responses"]
+    ]
+
+    assert undocumented == []

@@ -2,14 +2,16 @@
 
 Every operation documents the error answers it can give (contacts.api.errors shapes them):
 400 `{"detail", "errors": [{"path", "message"}]}` when it reads a body or a query string,
-401 when it needs an API key, 404 when it has a path parameter or pages a list, 415 when it
-reads a body. Serializers that reject unknown keys say so with `additionalProperties: false`.
+401 when it needs an API key, 403 when a session-cookie caller can fail the CSRF check,
+404 when it has a path parameter or pages a list, 415 when it reads a body. Serializers that
+reject unknown keys say so with `additionalProperties: false`.
 """
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import force_instance
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 
 from contacts.api.serializers import StrictSerializer
@@ -40,6 +42,7 @@ REFUSED = OpenApiResponse(
 )
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class SegflowAutoSchema(AutoSchema):
@@ -72,6 +75,11 @@ class SegflowAutoSchema(AutoSchema):
             errors["400"] = (ValidationErrorSerializer, "Invalid input, every error with its path.")
         if self._needs_authentication():
             errors["401"] = (DetailErrorSerializer, "Missing, invalid or revoked API key.")
+        if self.method not in _SAFE_METHODS and self._accepts_session_cookie():
+            errors["403"] = (
+                DetailErrorSerializer,
+                "CSRF check failed (callers authenticated by a session cookie only).",
+            )
         if has_path_parameter or self._is_paginated():
             errors["404"] = (DetailErrorSerializer, "No such object, or no such page.")
         if reads_body:
@@ -81,6 +89,12 @@ class SegflowAutoSchema(AutoSchema):
     def _needs_authentication(self) -> bool:
         permissions = self.view.get_permissions()
         return any(not isinstance(permission, AllowAny) for permission in permissions)
+
+    def _accepts_session_cookie(self) -> bool:
+        return any(
+            isinstance(authenticator, SessionAuthentication)
+            for authenticator in self.view.get_authenticators()
+        )
 
     def _is_paginated(self) -> bool:
         return self.method == "GET" and self._get_paginator() is not None

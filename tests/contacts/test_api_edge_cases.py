@@ -4,6 +4,7 @@ nothing valid around it may be lost."""
 import json
 
 import pytest
+from rest_framework.test import APIClient
 
 from contacts.models import Contact, Event, Tag
 from tests.factories import ContactFactory, CustomFieldFactory
@@ -172,3 +173,14 @@ def test_empty_optional_query_parameter_means_not_given(api, params):
 
     assert response.status_code == 200
     assert response.json()["count"] == 2
+
+
+def test_session_caller_without_csrf_token_is_refused_with_403(django_user_model):
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(django_user_model.objects.create_user("ann", password="x" * 12))
+
+    response = client.post("/api/v1/contacts", {"email": "bob@example.com"}, format="json")
+
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["detail"]
+    assert not Contact.objects.exists()
