@@ -25,7 +25,7 @@ from tests.factories import (
     CustomFieldFactory,
 )
 
-MAX_EXAMPLES = 40
+MAX_EXAMPLES = 50
 WORKFLOWS = 25
 WORKFLOW_STEPS = 8
 
