@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django_countries import countries
 
+from contacts.json_input import find_unstorable_string
+
 # Field key -> condition type (design §4). Custom fields may not shadow these.
 BUILTIN_FIELD_TYPES: dict[str, str] = {
     "email": "text",
@@ -33,9 +35,17 @@ def _timezones_by_lower_name() -> dict[str, str]:
     return {name.lower(): name for name in zoneinfo.available_timezones()}
 
 
+def check_storable(text: str) -> None:
+    """PostgreSQL text refuses NUL; UTF-8 (and so the database driver) lone surrogates. Django's
+    email validator lets the latter through in a domain."""
+    if find_unstorable_string(text) is not None:
+        raise ValueError("Must not contain NUL characters or invalid code points.")
+
+
 def normalize_email(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError("Must be a string.")
+    check_storable(value)
     email = value.strip().lower()
     if len(email) > 254:
         raise ValueError("Must be at most 254 characters.")
@@ -55,6 +65,7 @@ def normalize_optional_text(value: object, *, max_length: int) -> str | None:
     text = value.strip()
     if _CONTROL_CHARS.search(text):
         raise ValueError("Must not contain control characters.")
+    check_storable(text)
     if len(text) > max_length:
         raise ValueError(f"Must be at most {max_length} characters.")
     return text or None
@@ -90,4 +101,5 @@ def normalize_tag_name(value: object) -> str:
         raise ValueError("Must be at most 100 characters.")
     if _CONTROL_CHARS.search(name):
         raise ValueError("Must not contain control characters.")
+    check_storable(name)
     return name

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from django.utils.dateparse import parse_date, parse_datetime
 
+from contacts.builtins import check_storable
 from contacts.models import CustomField, FieldType
 
 TEXT_MAX_LENGTH = 2000
@@ -27,6 +28,7 @@ def _as_text(value: object) -> str:
     text = str(value).strip()
     if len(text) > TEXT_MAX_LENGTH:
         raise ValueError(f"Must be at most {TEXT_MAX_LENGTH} characters.")
+    check_storable(text)
     return text
 
 

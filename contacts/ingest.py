@@ -20,7 +20,7 @@ from django.utils import timezone
 from contacts import ingest_postgresql
 from contacts.builtins import EXTERNAL_ID_MAX_LENGTH, normalize_email
 from contacts.field_types import parse_datetime_value
-from contacts.json_input import find_unstorable_string
+from contacts.json_input import find_unstorable_string, find_unstorable_value
 from contacts.models import Contact, Event
 from contacts.signals import notify_contacts_changed
 
@@ -87,6 +87,9 @@ def event_parse(raw: object, *, now: dt.datetime) -> tuple[EventInput | None, di
         elif len(external_id.strip()) > EXTERNAL_ID_MAX_LENGTH:
             errors["external_id"] = [f"Must be at most {EXTERNAL_ID_MAX_LENGTH} characters."]
             external_id = None
+        elif find_unstorable_string(external_id) is not None:
+            errors["external_id"] = ["Contains a NUL character or an invalid code point."]
+            external_id = None
         else:
             external_id = external_id.strip()
     if raw.get("email") is None and raw.get("external_id") is None:
@@ -99,6 +102,8 @@ def event_parse(raw: object, *, now: dt.datetime) -> tuple[EventInput | None, di
         errors["name"] = [f"Must be at most {EVENT_NAME_MAX_LENGTH} characters."]
     elif not _EVENT_NAME.match(name):
         errors["name"] = ["Must not contain control characters."]
+    elif find_unstorable_string(name) is not None:
+        errors["name"] = ["Contains an invalid code point."]
 
     properties = raw.get("properties")
     properties_json = None
@@ -107,9 +112,12 @@ def event_parse(raw: object, *, now: dt.datetime) -> tuple[EventInput | None, di
     elif not isinstance(properties, dict):
         errors["properties"] = ["Must be a JSON object."]
     else:
-        bad = find_unstorable_string(properties, "properties")
+        bad = find_unstorable_value(properties, "properties")
         if bad is not None:
-            errors[bad] = ["Contains a NUL character, an invalid code point or is nested too deep."]
+            errors[bad] = [
+                "Contains a NUL character, an invalid code point, a number beyond a double's "
+                "range or is nested too deep."
+            ]
         else:
             properties_json = json.dumps(properties)
             if len(properties_json) > MAX_PROPERTIES_BYTES:

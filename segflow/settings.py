@@ -143,7 +143,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "contacts.api.schema.SegflowAutoSchema",
     "EXCEPTION_HANDLER": "contacts.api.errors.exception_handler",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["contacts.api.renderers.SafeJSONRenderer"],
     # The API speaks JSON; an upload endpoint declares MultiPartParser on its own view.
     "DEFAULT_PARSER_CLASSES": ["contacts.api.parsers.StorableJSONParser"],
     "UNAUTHENTICATED_USER": None,

@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 from contacts.api import examples
 from contacts.api.pagination import PageNumberPagination
 from contacts.api.params import datetime_param, int_param, text_param
+from contacts.api.parsers import ParsedJSONParser
 from contacts.api.serializers import (
     EventAcceptedSerializer,
     EventBatchInputSerializer,
@@ -62,6 +63,10 @@ class EventListApi(APIView):
 
 
 class EventBatchApi(APIView):
+    # Items are validated one by one (contacts.ingest.event_parse): an unstorable value is
+    # that item's error, reported by index, not the whole batch's.
+    parser_classes = [ParsedJSONParser]
+
     @extend_schema(
         operation_id="events_batch",
         request=EventBatchInputSerializer,
