@@ -28,6 +28,7 @@ _DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 _DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
 _OUTPUT_FIELDS = {
     "string": TextField,
+    "text": TextField,
     "scalar": TextField,
     "any": TextField,
     "number": DecimalField,
@@ -38,6 +39,10 @@ _OUTPUT_FIELDS = {
 # PostgreSQL: (guard, value) templates over "{col}" (the JSON column) and %s (the key).
 _POSTGRESQL = {
     "string": ("jsonb_typeof({col} -> %s) = 'string'", "{col} ->> %s"),
+    # Unguarded: any scalar as text. Only for comparisons no number, boolean, object or array
+    # text can satisfy (segments.field_conditions.string_only_values), where it saves the
+    # type check on every row.
+    "text": (None, "{col} ->> %s"),
     "scalar": ("jsonb_typeof({col} -> %s) IN ('string', 'number')", "{col} ->> %s"),
     "any": ("jsonb_typeof({col} -> %s) <> 'null'", "{col} ->> %s"),
     "number": ("jsonb_typeof({col} -> %s) = 'number'", "({col} ->> %s)::numeric"),
@@ -47,6 +52,7 @@ _POSTGRESQL = {
 }
 _SQLITE = {
     "string": ("json_type({col}, %s) = 'text'", "json_extract({col}, %s)"),
+    "text": ("json_type({col}, %s) = 'text'", "json_extract({col}, %s)"),
     "scalar": (
         "json_type({col}, %s) IN ('text', 'integer', 'real')",
         "CAST(json_extract({col}, %s) AS TEXT)",
@@ -62,8 +68,9 @@ _SQLITE = {
 class JsonValue(Expression):
     """The value under `key` of a JSON column, typed, when it has the JSON type `kind`
     (string, number, boolean, date, datetime; scalar = string or number as text; any = any
-    non-null value); otherwise NULL. Stored dates and datetimes are normalised ISO strings
-    (contacts.field_types), cast to date / timestamptz for correct comparisons."""
+    non-null value; text = any scalar as text, see _POSTGRESQL); otherwise NULL. Stored dates
+    and datetimes are normalised ISO strings (contacts.field_types), cast to date / timestamptz
+    for correct comparisons."""
 
     def __init__(self, column: str, key: str, kind: str):
         super().__init__(output_field=_OUTPUT_FIELDS[kind]())
@@ -80,7 +87,10 @@ class JsonValue(Expression):
 
     def as_postgresql(self, compiler, connection):
         column_sql, column_params = compiler.compile(self.column)
-        guard, value = (part.format(col=column_sql) for part in _POSTGRESQL[self.kind])
+        guard, value = _POSTGRESQL[self.kind]
+        if guard is None:
+            return f"({value.format(col=column_sql)})", [*column_params, self.key]
+        guard, value = guard.format(col=column_sql), value.format(col=column_sql)
         guard_params = [*column_params, self.key]
         if self.kind in ("date", "datetime"):
             guard_params.append(_DATE_PATTERN if self.kind == "date" else _DATETIME_PATTERN)
