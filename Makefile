@@ -49,7 +49,7 @@ test: install browser lint
 
 bench: install
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/segflow_bench} \
-	  $(BIN)/python bench/ingest.py
+	  $(BIN)/python bench/ingest.py $(BENCH_ARGS)
 
 # Segment evaluation bench (docs/benchmarks.md): generates 1M contacts / 20M events once into
 # its own database (BENCH_SEGMENTS_DATABASE_URL) and reuses them; BENCH_ARGS=--quick for a smoke run.

@@ -1,13 +1,15 @@
 """Ingestion bench (issue 2): events/s through POST /api/v1/events/batch against raw COPY,
 single-event POST latency at a fixed open-loop rate, and where the time goes in-process.
 
-    make bench                          # full run, ~2 minutes
+    make bench                          # full run, ~3 minutes
     .venv/bin/python bench/ingest.py --quick
 
 It (re)creates its own database (BENCH_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/segflow_bench; the name must contain "bench"), migrates it,
 loads contacts with COPY, starts gunicorn on a free loopback port, drives it from threads in
-this process, stops it and drops the database (unless --keep). Not a test: it prints figures.
+this process, stops it and drops the database (unless --keep). Celery publishes to
+BENCH_BROKER_URL (a scratch Redis database, as in production) or else to a filesystem queue in
+a temporary directory. Not a test: it prints figures (docs/benchmarks.md).
 """
 
 import argparse
@@ -85,8 +87,10 @@ def database_drop(url: str) -> None:
 
 
 def django_environment(url: str, var_dir: str) -> dict[str, str]:
-    """Environment of this process and the server: the bench database, a throw-away broker
-    directory (no Redis queue is left behind), production settings."""
+    """Environment of this process and the server: the bench database, production settings,
+    and the Celery broker of BENCH_BROKER_URL (Redis, as in production: the tasks the
+    segments receiver enqueues stay in that database's queue, so give it a scratch one) or
+    else a throw-away filesystem queue, which leaves nothing behind but is slower per publish."""
     env = dict(os.environ)
     for name in ("CELERY_BROKER_URL", "REDIS_URL", "DEBUG", "CELERY_TASK_ALWAYS_EAGER"):
         env.pop(name, None)
@@ -310,6 +314,7 @@ def main() -> None:
         + (f" ({args.threads} threads)" if args.threads > 1 else "")
         + f"; {args.contacts:,} contacts pre-loaded"
     )
+    print(f"- Celery broker: {env.get('CELERY_BROKER_URL') or 'filesystem queue in a temp dir'}")
     print("- Load average (1/5/15 min): " + "; ".join(f"{k} {v}" for k, v in loads.items()))
     print(
         f"- Batch phase: {batch.requests} requests, {batch.accepted:,} accepted "
