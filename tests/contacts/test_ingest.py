@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from contacts.ingest import EventInput, event_parse, events_ingest
+from contacts.ingest import EventInput, events_ingest
 from contacts.models import Contact, Event
 from contacts.signals import contacts_changed
 from tests.factories import ContactFactory
@@ -116,23 +116,6 @@ def test_contacts_changed_carries_the_contacts_of_fresh_events_only(
         contacts_changed.disconnect(receiver)
 
     assert received == [({known.pk}, {"event:login", "event:purchase"})]
-
-
-@pytest.mark.django_db
-def test_an_invalid_email_is_rejected_every_time_it_is_sent():
-    # event_parse remembers emails it has checked; that memory must keep errors too.
-    first = event_parse({"email": "not-an-email", "name": "x"}, now=NOW)
-    second = event_parse({"email": "not-an-email", "name": "x"}, now=NOW)
-
-    assert first[0] is None and second[0] is None
-    assert first[1]["email"] == second[1]["email"] == ["Enter a valid email address."]
-
-
-@pytest.mark.django_db
-def test_an_email_is_normalised_when_remembered():
-    parsed = [event_parse({"email": " Ann@Example.COM ", "name": "x"}, now=NOW) for _ in "ab"]
-
-    assert [p[0].email for p in parsed] == ["ann@example.com", "ann@example.com"]
 
 
 def _wait_until_blocked_on_event_insert(timeout: float = 20.0) -> None:
