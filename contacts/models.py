@@ -16,12 +16,12 @@ class EmailStatus(models.TextChoices):
 class Contact(models.Model):
     # Stored lower-cased (contacts.builtins.normalize_email) so the plain unique index serves
     # case-insensitive lookups; the check constraint keeps every write path honest.
-    email = models.CharField(max_length=254, null=True, blank=True, unique=True)
+    email = models.CharField(max_length=254, null=True, blank=True)
     first_name = models.CharField(max_length=150, null=True, blank=True)
     last_name = models.CharField(max_length=150, null=True, blank=True)
     country = models.CharField(max_length=2, null=True, blank=True, help_text="ISO 3166 alpha-2")
     timezone = models.CharField(max_length=64, null=True, blank=True, help_text="IANA name")
-    external_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    external_id = models.CharField(max_length=255, null=True, blank=True)
     email_status = models.CharField(
         max_length=16, choices=EmailStatus.choices, default=EmailStatus.ACTIVE
     )
@@ -34,6 +34,10 @@ class Contact(models.Model):
 
     class Meta:
         constraints = [
+            # Constraints, not unique=True: that would add varchar_pattern_ops twins of these
+            # indexes that no lookup uses and every contact write pays for.
+            models.UniqueConstraint(fields=["email"], name="contact_email_unique"),
+            models.UniqueConstraint(fields=["external_id"], name="contact_external_id_unique"),
             models.CheckConstraint(
                 condition=Q(email__isnull=False) | Q(external_id__isnull=False),
                 name="contact_has_email_or_external_id",
@@ -43,11 +47,10 @@ class Contact(models.Model):
                 name="contact_email_lowercase",
             ),
         ]
-        indexes = [
-            models.Index(fields=["created_at"], name="contact_created_at_idx"),
-            models.Index(fields=["last_activity_at"], name="contact_last_activity_idx"),
-            models.Index(fields=["lead_score"], name="contact_lead_score_idx"),
-        ]
+        # last_activity_at and lead_score change all the time (every event, every score
+        # rule) and are not indexed, so those updates stay HOT: no index writes at all.
+        # Segments read them in a scan of this table, which they do anyway.
+        indexes = [models.Index(fields=["created_at"], name="contact_created_at_idx")]
 
     def __str__(self) -> str:
         return self.email or f"external:{self.external_id}"
