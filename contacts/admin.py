@@ -95,6 +95,15 @@ class ContactAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
+@admin.register(ContactTag)
+class ContactTagAdmin(admin.ModelAdmin):
+    list_display = ["contact", "tag", "created_at"]
+    list_select_related = ["contact", "tag"]
+    raw_id_fields = ["contact"]
+    autocomplete_fields = ["tag"]
+    search_fields = ["contact__email", "tag__name"]
+
+
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
     list_display = ["name", "created_at"]

@@ -15,7 +15,13 @@ from contacts.models import (
     SubscriptionTopic,
     Tag,
 )
-from segments.models import Segment, SegmentMembership
+from segments.models import (
+    PendingContactChange,
+    Segment,
+    SegmentDailyStats,
+    SegmentMembership,
+    SegmentTransition,
+)
 
 
 class ContactFactory(factory.django.DjangoModelFactory):
@@ -114,3 +120,29 @@ class SegmentMembershipFactory(factory.django.DjangoModelFactory):
     segment = factory.SubFactory(SegmentFactory)
     contact = factory.SubFactory(ContactFactory)
     entered_at = factory.LazyFunction(timezone.now)
+
+
+class SegmentTransitionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SegmentTransition
+
+    segment = factory.SubFactory(SegmentFactory)
+    contact = factory.SubFactory(ContactFactory)
+    kind = "entered"
+    occurred_at = factory.LazyFunction(timezone.now)
+
+
+class SegmentDailyStatsFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SegmentDailyStats
+
+    segment = factory.SubFactory(SegmentFactory)
+    day = factory.LazyFunction(lambda: timezone.now().date())
+
+
+class PendingContactChangeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PendingContactChange
+
+    contact_id = factory.LazyFunction(lambda: ContactFactory().pk)
+    changes = factory.LazyFunction(lambda: ["field:country"])
