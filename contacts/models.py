@@ -46,6 +46,12 @@ class Contact(models.Model):
                 condition=Q(email__isnull=True) | Q(email=Lower("email")),
                 name="contact_email_lowercase",
             ),
+            # Stored as contacts.builtins.normalize_country gives it; segment conditions on
+            # country then compare the column itself instead of lower() of every row.
+            models.CheckConstraint(
+                condition=Q(country__isnull=True) | Q(country__regex=r"^[A-Z]{2}$"),
+                name="contact_country_alpha2_upper",
+            ),
         ]
         # last_activity_at and lead_score change all the time (every event, every score
         # rule) and are not indexed, so those updates stay HOT: no index writes at all.

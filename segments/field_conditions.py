@@ -65,8 +65,35 @@ def field_value(key: str, fields: Mapping[str, CustomField]) -> Expression:
 
 def field_condition_q(node: Mapping, *, now: dt.datetime, fields: Mapping[str, CustomField]) -> Q:
     key, op = node["field"], node["op"]
+    stored_case = stored_case_q(key, op, node.get("value"))
+    if stored_case is not None:
+        return stored_case
     field_type = field_type_of(key, fields)
     return value_q(field_value(key, fields), op, node.get("value"), kind=field_type, now=now)
+
+
+def stored_case_q(key: str, op: str, value: object) -> Q | None:
+    """eq / in (and their complements) on a column whose stored case a check constraint fixes
+    (contacts.models.Contact): the column compared as it is, with the value brought to that
+    case, instead of lower() of every row. Exact: email is stored lower-cased, so
+    lower(email) = lower(v) is email = lower(v); country is two ASCII capitals, so for an
+    ASCII v it is country = upper(v) (a non-ASCII v keeps the general form). The column's
+    statistics and indexes then apply (segments bench, docs/benchmarks.md)."""
+    positive = ops.NEGATED_OPS.get(op, op)
+    values = value if positive == "in" else [value]
+    if positive not in ("eq", "in") or not isinstance(values, list):
+        return None
+    if not all(isinstance(item, str) for item in values):
+        return None
+    if key == "email":
+        targets = [Lower(Value(item)) for item in values]
+    elif key == "country" and all(item.isascii() for item in values):
+        targets = [Value(item.upper()) for item in values]
+    else:
+        return None
+    column = F(key)
+    matches = Q(IsNull(column, False)) & Q(In(column, targets))
+    return ~matches if op in ops.NEGATED_OPS else matches
 
 
 def property_value(prop: str, op: str, value: object) -> Expression:
