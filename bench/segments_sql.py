@@ -7,8 +7,6 @@ hand would; the bench checks that each returns the same number of contacts as th
 
 import datetime as dt
 import statistics
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -74,15 +72,6 @@ class Timing:
     @property
     def best(self) -> float:
         return min(self.seconds)
-
-
-def timed(function: Callable[[], object], repeat: int) -> tuple[Timing, object]:
-    seconds, result = [], None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = function()
-        seconds.append(time.perf_counter() - started)
-    return Timing(seconds), result
 
 
 def count_of(sql: str, params) -> int:
