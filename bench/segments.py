@@ -13,7 +13,9 @@ purges. Not a test: it prints figures, as a markdown table.
 """
 
 import argparse
+import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -122,7 +124,8 @@ def main() -> None:
     url = dataset_url(base, args.contacts, args.events)
     small_contacts, small_events = args.contacts // 10, args.events // 10
     small_url = dataset_url(base, small_contacts, small_events)
-    var_dir = tempfile.mkdtemp(prefix="segflow-segbench-")
+    var_dir = tempfile.mkdtemp(prefix="segflow-segbench-")  # Celery logs, beat's schedule
+    atexit.register(shutil.rmtree, var_dir, ignore_errors=True)
     env = bench_environment(url, var_dir)
     for name in set(os.environ) - set(env):
         del os.environ[name]
