@@ -143,6 +143,9 @@ def contacts_reevaluate(
             continue  # deleted meanwhile
         except Exception:
             logger.exception("Incremental evaluation of segment %s failed", segment.pk)
+            # These pending rows go with the batch; a full evaluation, due now (and retried
+            # every interval while it fails), covers the contacts this one missed.
+            Segment.objects.filter(pk=segment.pk).update(next_evaluation_at=now)
             continue
         results[segment.pk] = result
         moved[segment.pk] = result.moved_contact_ids

@@ -239,3 +239,25 @@ def test_a_segment_that_fails_does_not_stop_the_others():
     assert results[fine.pk].entered == 1
     broken.refresh_from_db()
     assert broken.last_evaluated_at is None
+
+
+def test_a_segment_failing_incrementally_is_made_due_for_a_full_evaluation(old_contacts):
+    # given: two evaluated segments; one stops compiling, then a contact changes
+    CustomFieldFactory(key="plan", type="text")
+    broken = evaluated_segment("Pro", {"type": "field", "field": "plan", "op": "eq", "value": "x"})
+    fine = evaluated_segment("France", IN_FRANCE)
+    ann = old_contacts[0]
+    CustomField.objects.filter(key="plan").delete()
+    Contact.objects.filter(pk=ann.pk).update(country="DE")
+    contact_changes_record(contact_ids=[ann.pk], changes=["field:country", "fields.plan"])
+
+    # when
+    contact_changes_process_batch(now=LATER)
+
+    # then: the change is consumed, and the broken segment will get a full evaluation, which
+    # covers the contact whose incremental evaluation failed
+    assert not PendingContactChange.objects.exists()
+    assert ann.pk not in members(fine)
+    broken.refresh_from_db()
+    assert broken.next_evaluation_at is not None and broken.next_evaluation_at <= LATER
+    assert [s.pk for s in segments_claim_due(now=LATER)] == [broken.pk]
