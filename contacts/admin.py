@@ -3,6 +3,7 @@ from django.contrib import admin
 
 from contacts import builtins
 from contacts.field_types import field_definitions, normalize_custom_fields
+from contacts.field_usage import custom_field_readers
 from contacts.models import (
     ApiKey,
     Contact,
@@ -14,6 +15,7 @@ from contacts.models import (
     SubscriptionTopic,
     Tag,
 )
+from contacts.services import custom_field_delete
 
 
 class ContactAdminForm(forms.ModelForm):
@@ -115,6 +117,27 @@ class CustomFieldAdmin(admin.ModelAdmin):
     list_display = ["key", "label", "type", "source"]
     list_filter = ["type", "source"]
     search_fields = ["key", "label"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Stored values and segment conditions depend on both, as in the API.
+        return ["key", "type"] if obj is not None else []
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # Segments name fields by key, not by foreign key: list them as what protects a field.
+        readers = [
+            f"{reader} reads '{field.key}'"
+            for field in objs
+            for reader in custom_field_readers(key=field.key)
+        ]
+        return deleted, counts, perms_needed, [*protected, *readers]
+
+    def delete_model(self, request, obj):
+        custom_field_delete(field=obj)  # also removes its values from every contact
+
+    def delete_queryset(self, request, queryset):
+        for field in queryset:
+            custom_field_delete(field=field)
 
 
 @admin.register(Event)
