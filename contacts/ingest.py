@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -148,8 +148,12 @@ def _resolve_contacts(events: Sequence[EventInput]) -> list[int]:
         if event.email and event.email in by_email:
             pk = by_email[event.email]
             if event.external_id and external_of.get(pk) is None:
-                to_link.setdefault(pk, event.external_id)
-            if not event.external_id or external_of.get(pk) is None:
+                # Linked now for the rest of the batch: external_id identifies first, so a
+                # later event with this id and another email belongs to this contact too.
+                to_link[pk] = event.external_id
+                by_external[event.external_id] = pk
+                external_of[pk] = event.external_id
+            if not event.external_id or external_of.get(pk) == event.external_id:
                 continue
             # The email belongs to a contact with another external_id: a new contact
             # identified by external_id alone.
@@ -159,8 +163,13 @@ def _resolve_contacts(events: Sequence[EventInput]) -> list[int]:
         to_create.setdefault(identity, Contact(email=event.email, external_id=event.external_id))
     # Sorted, so concurrent batches take the rows and unique-index entries in one order.
     for pk, external_id in sorted(to_link.items()):
-        if external_id not in by_external:
-            Contact.objects.filter(pk=pk, external_id__isnull=True).update(external_id=external_id)
+        try:
+            with transaction.atomic():
+                Contact.objects.filter(pk=pk, external_id__isnull=True).update(
+                    external_id=external_id
+                )
+        except IntegrityError:
+            pass  # a concurrent writer gave this id to another contact: the re-read finds it
     if to_create:
         Contact.objects.bulk_create(
             [contact for _, contact in sorted(to_create.items())], ignore_conflicts=True

@@ -237,6 +237,29 @@ def test_one_event_with_a_new_external_id_links_it_to_the_contact_of_its_email()
 
 
 @pytest.mark.django_db
+def test_a_new_external_id_given_with_two_known_emails_links_to_the_first_only():
+    # given: two known contacts without external_id, one batch naming both with the same new id
+    first = ContactFactory(email="first@example.com", external_id=None)
+    second = ContactFactory(email="second@example.com", external_id=None)
+
+    # when
+    stored = events_ingest(
+        events=[
+            event(email="first@example.com", external_id="u-1"),
+            event(email="second@example.com", external_id="u-1"),
+        ],
+        now=NOW,
+    )
+
+    # then: external_id identifies first, so both events belong to the contact it was linked to
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.external_id, second.external_id) == ("u-1", None)
+    assert [s.contact_id for s in stored] == [first.pk, first.pk]
+    assert Event.objects.count() == 2
+
+
+@pytest.mark.django_db
 def test_one_event_for_a_known_contact_announces_the_change(django_capture_on_commit_callbacks):
     contact = ContactFactory(email="known@example.com")
     received = []
