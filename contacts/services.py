@@ -17,8 +17,11 @@ BUILTIN_COLUMNS = ("email", "first_name", "last_name", "country", "timezone", "e
 UPSERT_ATTEMPTS = 3
 
 
-def _changes_of(values: Mapping[str, Any], fields: Mapping[str, Any] | None) -> set[str]:
-    return {f"field:{key}" for key in values} | {f"fields.{key}" for key in fields or {}}
+def _changes_of(
+    values: Mapping[str, Any], fields: Mapping[str, Any] | None, tags: list[str] | None
+) -> set[str]:
+    changes = {f"field:{key}" for key in values} | {f"fields.{key}" for key in fields or {}}
+    return changes | {"tags"} if tags is not None else changes
 
 
 def _find_for_upsert(email: str | None, external_id: str | None) -> Contact | None:
@@ -76,7 +79,7 @@ def contact_upsert(
                 contact.save()
                 if tags:
                     contact_tags_add(contact=contact, names=tags)
-                notify_contacts_changed([contact.pk], _changes_of(values, fields))
+                notify_contacts_changed([contact.pk], _changes_of(values, fields, tags))
                 return contact, created
         except IntegrityError:
             # A concurrent upsert created the same email/external_id first: look again.
@@ -111,7 +114,7 @@ def contact_update(
             raise InvalidInput.single("email", "Another contact already has this email.") from None
         if tags is not None:
             contact_tags_set(contact=contact, names=tags)
-        notify_contacts_changed([contact.pk], _changes_of(values, fields))
+        notify_contacts_changed([contact.pk], _changes_of(values, fields, tags))
     return contact
 
 

@@ -1,4 +1,7 @@
-"""Tags: case-insensitive names, created on first use."""
+"""Tags: case-insensitive names, created on first use.
+
+The writers here do not announce the change: their caller (contacts.services) announces a
+write once, tags and fields together."""
 
 from collections.abc import Iterable
 
@@ -6,7 +9,6 @@ from django.db import connection
 from django.db.models.functions import Lower
 
 from contacts.models import Contact, ContactTag, Tag
-from contacts.signals import notify_contacts_changed
 
 
 def _lower_keys(names: list[str]) -> list[str]:
@@ -46,7 +48,6 @@ def contact_tags_add(*, contact: Contact, names: Iterable[str]) -> None:
     ContactTag.objects.bulk_create(
         [ContactTag(contact=contact, tag=tag) for tag in tags], ignore_conflicts=True
     )
-    notify_contacts_changed([contact.pk], ["tags"])
 
 
 def contact_tags_set(*, contact: Contact, names: Iterable[str]) -> None:
@@ -55,4 +56,3 @@ def contact_tags_set(*, contact: Contact, names: Iterable[str]) -> None:
     ContactTag.objects.bulk_create(
         [ContactTag(contact=contact, tag=tag) for tag in tags], ignore_conflicts=True
     )
-    notify_contacts_changed([contact.pk], ["tags"])

@@ -62,3 +62,14 @@ def test_nothing_is_announced_when_the_coalesced_block_fails(
         raise RuntimeError
 
     assert sent == []
+
+
+def test_an_upsert_with_fields_and_tags_is_announced_once(sent, django_capture_on_commit_callbacks):
+    from contacts.services import contact_upsert
+
+    with django_capture_on_commit_callbacks(execute=True):
+        contact, _ = contact_upsert(
+            values={"email": "t@example.com", "country": "FR"}, tags=["vip"]
+        )
+
+    assert sent == [([contact.pk], {"field:email", "field:country", "tags"})]
