@@ -76,7 +76,7 @@ def normalize_country(value: object) -> str | None:
     if code is None:
         return None
     code = code.upper()
-    if len(code) != 2 or code not in dict(countries):
+    if len(code) != 2 or code not in countries:
         raise ValueError(f"'{value}' is not an ISO 3166 alpha-2 country code (e.g. FR, US).")
     return code
 
