@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contacts.api import examples
-from contacts.api.pagination import PageNumberPagination
+from contacts.api.pagination import PageNumberPagination, paginated_response
 from contacts.api.params import int_param, text_param
 from contacts.api.serializers import ContactInputSerializer, ContactOutputSerializer
 from contacts.models import Contact
@@ -39,9 +39,7 @@ class ContactListApi(APIView):
             external_id=text_param(request, "external_id", max_length=255),
             segment=int_param(request, "segment"),
         )
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(contacts, request, view=self)
-        return paginator.get_paginated_response(ContactOutputSerializer(page, many=True).data)
+        return paginated_response(self, contacts, ContactOutputSerializer)
 
     @extend_schema(
         operation_id="contacts_upsert",

@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contacts.api import examples
-from contacts.api.pagination import PageNumberPagination
+from contacts.api.pagination import PageNumberPagination, paginated_response
 from contacts.api.params import datetime_param, int_param, text_param
 from contacts.api.parsers import ParsedJSONParser
 from contacts.api.serializers import (
@@ -39,9 +39,7 @@ class EventListApi(APIView):
             name=text_param(request, "name", max_length=200),
             since=datetime_param(request, "since"),
         )
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(events, request, view=self)
-        return paginator.get_paginated_response(EventOutputSerializer(page, many=True).data)
+        return paginated_response(self, events, EventOutputSerializer)
 
     @extend_schema(
         operation_id="events_create",

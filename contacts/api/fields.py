@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contacts.api import examples
-from contacts.api.pagination import PageNumberPagination
+from contacts.api.pagination import PageNumberPagination, paginated_response
 from contacts.api.schema import REFUSED
 from contacts.api.serializers import CustomFieldInputSerializer, CustomFieldOutputSerializer
 from contacts.errors import InvalidInput
@@ -20,9 +20,9 @@ class FieldListApi(APIView):
 
     @extend_schema(operation_id="fields_list", responses=CustomFieldOutputSerializer(many=True))
     def get(self, request):
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(CustomField.objects.order_by("key"), request, self)
-        return paginator.get_paginated_response(CustomFieldOutputSerializer(page, many=True).data)
+        return paginated_response(
+            self, CustomField.objects.order_by("key"), CustomFieldOutputSerializer
+        )
 
     @extend_schema(
         operation_id="fields_create",

@@ -10,7 +10,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from contacts.api.pagination import PageNumberPagination
+from contacts.api.pagination import PageNumberPagination, paginated_response
 from contacts.csv_import import contact_import_create, contact_import_enqueue
 from contacts.csv_mapping import split_tags
 from contacts.errors import InvalidInput
@@ -121,9 +121,7 @@ class ContactImportListApi(APIView):
 
     @extend_schema(operation_id="imports_list", responses=ContactImportOutputSerializer(many=True))
     def get(self, request):
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(_queryset().order_by("-pk"), request, self)
-        return paginator.get_paginated_response(ContactImportOutputSerializer(page, many=True).data)
+        return paginated_response(self, _queryset().order_by("-pk"), ContactImportOutputSerializer)
 
     @extend_schema(
         operation_id="imports_create",

@@ -29,3 +29,11 @@ class PageNumberPagination(pagination.PageNumberPagination):
         for parameter in parameters:
             parameter["schema"]["minimum"] = 1
         return parameters
+
+
+def paginated_response(view, queryset, serializer_class):
+    """One page of `queryset` in DRF's page format, by the view's `pagination_class` (which
+    drf-spectacular also reads to document the list)."""
+    paginator = view.pagination_class()
+    page = paginator.paginate_queryset(queryset, view.request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)

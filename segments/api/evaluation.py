@@ -7,11 +7,10 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from contacts.api.params import int_param
+from contacts.api.params import bool_param, int_param
 from contacts.api.serializers import ContactOutputSerializer
 from contacts.errors import InvalidInput
 from contacts.models import Contact
-from segments.api.params import bool_param
 from segments.api.segments import segment_or_404
 from segments.api.serializers import (
     EvaluationOutputSerializer,

@@ -3,9 +3,9 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.views import APIView
 
-from contacts.api.pagination import PageNumberPagination
+from contacts.api.pagination import PageNumberPagination, paginated_response
+from contacts.api.params import date_param
 from contacts.api.serializers import ContactOutputSerializer
-from segments.api.params import date_param
 from segments.api.segments import segment_or_404
 from segments.api.serializers import DailyStatsOutputSerializer
 from segments.selectors import segment_history, segment_members
@@ -21,9 +21,7 @@ class SegmentMembersApi(APIView):
     )
     def get(self, request, pk: int):
         members = segment_members(segment=segment_or_404(pk))
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(members, request, view=self)
-        return paginator.get_paginated_response(ContactOutputSerializer(page, many=True).data)
+        return paginated_response(self, members, ContactOutputSerializer)
 
 
 class SegmentHistoryApi(APIView):
@@ -45,6 +43,4 @@ class SegmentHistoryApi(APIView):
             since=date_param(request, "since"),
             until=date_param(request, "until"),
         )
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(stats, request, view=self)
-        return paginator.get_paginated_response(DailyStatsOutputSerializer(page, many=True).data)
+        return paginated_response(self, stats, DailyStatsOutputSerializer)

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contacts.api.errors import flatten_errors
-from contacts.api.pagination import PageNumberPagination
+from contacts.api.pagination import PageNumberPagination, paginated_response
 from contacts.api.schema import REFUSED
 from contacts.errors import InvalidInput
 from segments.api.serializers import SegmentInputSerializer, SegmentOutputSerializer
@@ -42,9 +42,7 @@ class SegmentListApi(APIView):
     @extend_schema(operation_id="segments_list", responses=SegmentOutputSerializer(many=True))
     def get(self, request):
         segments = Segment.objects.prefetch_related("depends_on").order_by("id")
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(segments, request, view=self)
-        return paginator.get_paginated_response(SegmentOutputSerializer(page, many=True).data)
+        return paginated_response(self, segments, SegmentOutputSerializer)
 
     @extend_schema(
         operation_id="segments_create",
