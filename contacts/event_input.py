@@ -14,7 +14,7 @@ from contacts.json_input import find_unstorable_string, find_unstorable_value
 MAX_PROPERTIES_BYTES = 32 * 1024
 EVENT_NAME_MAX_LENGTH = 200
 FUTURE_TOLERANCE = dt.timedelta(days=1)
-_EVENT_NAME = re.compile(r"^[^\x00-\x1f\x7f]+$")
+EVENT_NAME_PATTERN = re.compile(r"^[^\x00-\x1f\x7f]+$")
 _ALLOWED_KEYS = {"email", "external_id", "name", "properties", "occurred_at", "idempotency_key"}
 
 
@@ -74,7 +74,7 @@ def event_parse(raw: object, *, now: dt.datetime) -> tuple[EventInput | None, di
         errors["name"] = ["Required: the event name, e.g. 'login' or 'purchase'."]
     elif len(name.strip()) > EVENT_NAME_MAX_LENGTH:
         errors["name"] = [f"Must be at most {EVENT_NAME_MAX_LENGTH} characters."]
-    elif not _EVENT_NAME.match(name):
+    elif not EVENT_NAME_PATTERN.match(name):
         errors["name"] = ["Must not contain control characters."]
     elif find_unstorable_string(name) is not None:
         errors["name"] = ["Contains an invalid code point."]

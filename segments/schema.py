@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from contacts.builtins import BUILTIN_FIELD_TYPES, normalize_tag_name
 from contacts.errors import InvalidInput
+from contacts.event_input import EVENT_NAME_MAX_LENGTH, EVENT_NAME_PATTERN
 from contacts.field_types import field_definitions
 from contacts.models import CustomField, EmailStatus, SubscriptionTopic
 from segments import operators as ops
@@ -37,7 +38,8 @@ MAX_NODES = 200
 MAX_LIST_ITEMS = 1000
 MAX_WHERE_FILTERS = 20
 MAX_TEXT_LENGTH = 2000
-EVENT_NAME_MAX_LENGTH = 200
+# An event count beyond this says nothing more, and must fit the SQL it becomes.
+MAX_EVENT_COUNT = 1_000_000
 
 _CONDITION_KEYS = {
     "field": {"type", "field", "op", "value"},
@@ -275,6 +277,12 @@ class _Validator:
             self.error(f"{path}.event", "Required: the event name, e.g. 'login'.")
         elif len(name) > EVENT_NAME_MAX_LENGTH:
             self.error(f"{path}.event", f"Must be at most {EVENT_NAME_MAX_LENGTH} characters.")
+        elif name != name.strip() or not EVENT_NAME_PATTERN.match(name):
+            # Stored event names are trimmed and free of control characters: such a name
+            # could never match.
+            self.error(
+                f"{path}.event", "Must not start or end with spaces or hold control characters."
+            )
         self.op(node, path, ops.EVENT_OPS, "an event condition")
         if node.get("count") is not None:
             self.count(node["count"], f"{path}.count")
@@ -301,6 +309,8 @@ class _Validator:
         value = count.get("value")
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             self.error(f"{path}.value", "Must be a whole number of at least 0.")
+        elif value > MAX_EVENT_COUNT:
+            self.error(f"{path}.value", f"Must be at most {MAX_EVENT_COUNT:,}.")
 
     def property_filter(self, item: object, path: str) -> None:
         if not isinstance(item, dict):

@@ -355,3 +355,17 @@ def test_members_page_is_a_fixed_number_of_queries(api, django_assert_num_querie
         response = api.get(f"/api/v1/segments/{segment.pk}/members")
 
     assert response.json()["count"] == 10
+
+
+def test_preview_with_a_huge_event_count_is_a_400_not_a_500(api):
+    tree = {
+        "type": "event",
+        "event": "login",
+        "op": "performed",
+        "count": {"op": "gte", "value": 10**30},
+    }
+
+    response = api.post("/api/v1/segments/preview", {"conditions": tree}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["path"] == "conditions.count.value"
