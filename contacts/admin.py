@@ -15,7 +15,8 @@ from contacts.models import (
     SubscriptionTopic,
     Tag,
 )
-from contacts.services import custom_field_delete
+from contacts.services import contact_delete, custom_field_delete
+from contacts.signals import notify_contacts_changed
 
 
 class ContactAdminForm(forms.ModelForm):
@@ -71,6 +72,41 @@ class ContactAdminForm(forms.ModelForm):
         return {key: value for key, value in cleaned.items() if value is not None}
 
 
+def _contact_form_changes(form) -> set[str]:
+    """The contacts_changed kinds of an admin edit, as the API would announce them."""
+    changes = {f"field:{name}" for name in form.changed_data if name != "fields"}
+    if "fields" in form.changed_data:
+        before, after = form.initial.get("fields") or {}, form.cleaned_data.get("fields") or {}
+        changes |= {
+            f"fields.{key}"
+            for key in before.keys() | after.keys()
+            if before.get(key) != after.get(key)
+        }
+    return changes
+
+
+class AnnouncesContactChanges:
+    """Admin writes of rows that belong to a contact reach segments, as API writes do."""
+
+    def change_kinds(self, obj) -> list[str]:
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        notify_contacts_changed([obj.contact_id], self.change_kinds(obj))
+
+    def delete_model(self, request, obj):
+        contact_id, kinds = obj.contact_id, self.change_kinds(obj)
+        super().delete_model(request, obj)
+        notify_contacts_changed([contact_id], kinds)
+
+    def delete_queryset(self, request, queryset):
+        announced = [(obj.contact_id, self.change_kinds(obj)) for obj in queryset]
+        super().delete_queryset(request, queryset)
+        for contact_id, kinds in announced:
+            notify_contacts_changed([contact_id], kinds)
+
+
 class ContactTagInline(admin.TabularInline):
     model = ContactTag
     extra = 0
@@ -93,12 +129,33 @@ class ContactAdmin(admin.ModelAdmin):
     list_filter = ["email_status", "country"]
     search_fields = ["email", "first_name", "last_name", "external_id"]
     readonly_fields = ["created_at", "updated_at", "last_activity_at"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        notify_contacts_changed([obj.pk], _contact_form_changes(form))
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if any(formset.has_changed() for formset in formsets):
+            notify_contacts_changed([form.instance.pk], ["tags"])
+
+    def delete_model(self, request, obj):
+        contact_delete(contact=obj)
+
+    def delete_queryset(self, request, queryset):
+        contact_ids = list(queryset.values_list("pk", flat=True))
+        super().delete_queryset(request, queryset)
+        notify_contacts_changed(contact_ids, ["deleted"])
+
     inlines = [ContactTagInline]
     show_full_result_count = False
 
 
 @admin.register(ContactTag)
-class ContactTagAdmin(admin.ModelAdmin):
+class ContactTagAdmin(AnnouncesContactChanges, admin.ModelAdmin):
+    def change_kinds(self, obj) -> list[str]:
+        return ["tags"]
+
     list_display = ["contact", "tag", "created_at"]
     list_select_related = ["contact", "tag"]
     raw_id_fields = ["contact"]
@@ -141,7 +198,10 @@ class CustomFieldAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(AnnouncesContactChanges, admin.ModelAdmin):
+    def change_kinds(self, obj) -> list[str]:
+        return [f"event:{obj.name}"]
+
     list_display = ["name", "contact", "occurred_at", "received_at", "source"]
     list_filter = ["source"]
     search_fields = ["name", "contact__email"]
@@ -157,7 +217,10 @@ class SubscriptionTopicAdmin(admin.ModelAdmin):
 
 
 @admin.register(ContactSubscription)
-class ContactSubscriptionAdmin(admin.ModelAdmin):
+class ContactSubscriptionAdmin(AnnouncesContactChanges, admin.ModelAdmin):
+    def change_kinds(self, obj) -> list[str]:
+        return ["subscriptions"]
+
     list_display = ["contact", "topic", "status", "updated_at"]
     list_filter = ["topic", "status"]
     raw_id_fields = ["contact"]
