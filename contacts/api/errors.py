@@ -39,25 +39,23 @@ def flatten_errors(detail, path: str = "") -> list[dict[str, str]]:
     return [{"path": path, "message": str(detail)}]
 
 
-def invalid_input_response(errors: dict[str, list[str]]) -> Response:
-    flat = [{"path": path, "message": msg} for path, msgs in errors.items() for msg in msgs]
+def _bad_request(errors: list[dict[str, str]]) -> Response:
     return Response(
-        {"detail": "Invalid input.", "errors": flat}, status=status.HTTP_400_BAD_REQUEST
+        {"detail": "Invalid input.", "errors": errors}, status=status.HTTP_400_BAD_REQUEST
     )
 
 
 def exception_handler(exc, context):
     if isinstance(exc, InvalidInput):
-        return invalid_input_response(exc.errors)
+        return _bad_request(
+            [{"path": path, "message": msg} for path, msgs in exc.errors.items() for msg in msgs]
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     if isinstance(exc, exceptions.ValidationError):
-        errors = flatten_errors(exc.detail)
-        return Response(
-            {"detail": "Invalid input.", "errors": errors}, status=status.HTTP_400_BAD_REQUEST
-        )
+        return _bad_request(flatten_errors(exc.detail))
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, exceptions.ParseError):
         response.data = {
