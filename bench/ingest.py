@@ -40,8 +40,8 @@ BATCH_SIZE = 1000
 TARGET_EVENTS_PER_SECOND = 10_000
 TARGET_COPY_RATIO = 0.5
 TARGET_P99_MS = 25.0
-# Bodies are encoded before the clock starts; this caps the batch phase at 3x the target.
-BODY_HEADROOM = 3
+# Bodies are encoded before the clock starts; this caps the batch phase at 6x the target.
+BODY_HEADROOM = 6
 
 
 def parse_args() -> argparse.Namespace:
