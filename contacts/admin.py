@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 
 from contacts import builtins
 from contacts.field_types import field_definitions, normalize_custom_fields
@@ -100,6 +101,7 @@ class AnnouncesContactChanges:
         super().delete_model(request, obj)
         notify_contacts_changed([contact_id], kinds)
 
+    @transaction.atomic
     def delete_queryset(self, request, queryset):
         announced = [(obj.contact_id, self.change_kinds(obj)) for obj in queryset]
         super().delete_queryset(request, queryset)
@@ -142,6 +144,7 @@ class ContactAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj):
         contact_delete(contact=obj)
 
+    @transaction.atomic
     def delete_queryset(self, request, queryset):
         contact_ids = list(queryset.values_list("pk", flat=True))
         super().delete_queryset(request, queryset)

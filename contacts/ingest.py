@@ -45,7 +45,8 @@ def events_ingest(
         return []
     now = now or timezone.now()
     if len(events) == 1 and connection.vendor == "postgresql":
-        stored = _ingest_one_for_known_contact(events[0], source, now)
+        with transaction.atomic():
+            stored = _ingest_one_for_known_contact(events[0], source, now)
         if stored is not None:
             return [stored]
     # Inside a caller's transaction a deadlock has already aborted that transaction: only a
@@ -63,7 +64,7 @@ def events_ingest(
 
 def _ingest(events: Sequence[EventInput], source: str, now: dt.datetime) -> list[StoredEvent]:
     with transaction.atomic():
-        contact_ids = _resolve_contacts(events)
+        contact_ids = _resolve_contacts(events, now)
         if connection.vendor == "postgresql":
             stored = _insert_events_postgresql(events, contact_ids, source, now)
         else:
@@ -120,7 +121,17 @@ def _contacts_lookup(external_ids: set[str], emails: set[str]) -> list[tuple]:
     return list(Contact.objects.filter(query).values_list("pk", "email", "external_id"))
 
 
-def _resolve_contacts(events: Sequence[EventInput]) -> list[int]:
+def _contacts_create(contacts: list[Contact], now: dt.datetime) -> list[tuple]:
+    """Insert the contacts (concurrent creators win); the rows of those inserted."""
+    if connection.vendor == "postgresql":
+        return ingest_postgresql.contacts_create(
+            identities=[(c.email, c.external_id) for c in contacts], now=now
+        )
+    Contact.objects.bulk_create(contacts, ignore_conflicts=True)
+    return []  # SQLite does not say which rows it inserted: the caller reads them all back
+
+
+def _resolve_contacts(events: Sequence[EventInput], now: dt.datetime) -> list[int]:
     """Contact id per event: external_id identifies first, then email; unknown ones are
     created (a concurrent creator wins through the unique indexes, and we re-read)."""
     by_external: dict[str, int] = {}
@@ -170,16 +181,21 @@ def _resolve_contacts(events: Sequence[EventInput]) -> list[int]:
                 )
         except IntegrityError:
             pass  # a concurrent writer gave this id to another contact: the re-read finds it
-    if to_create:
-        Contact.objects.bulk_create(
-            [contact for _, contact in sorted(to_create.items())], ignore_conflicts=True
-        )
-    if to_create or to_link:
-        created = to_create.values()
+    # Sorted too, and only what a concurrent creator took first needs reading back.
+    missing = [contact for _, contact in sorted(to_create.items())]
+    if missing:
+        remember(_contacts_create(missing, now))
+        missing = [
+            c
+            for c in missing
+            if (c.external_id and c.external_id not in by_external)
+            or (not c.external_id and c.email not in by_email)
+        ]
+    if missing or to_link:
         remember(
             _contacts_lookup(
-                {c.external_id for c in created if c.external_id} | set(to_link.values()),
-                {c.email for c in created if c.email},
+                {c.external_id for c in missing if c.external_id} | set(to_link.values()),
+                {c.email for c in missing if c.email},
             )
         )
 

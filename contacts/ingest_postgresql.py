@@ -10,14 +10,30 @@ about 25 ms per 1,000-event batch; binary parameters cost about 1 ms (bench/inge
 """
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Sequence
 
 import psycopg
 from django.db import connection
 
+from contacts.models import Contact
+
+# One bitmap heap scan over both unique indexes: measured on 100,000 contacts it beat two index
+# scans appended (3.6 vs 10 ms for 1,000 identities), which visit the heap tuple by tuple.
 _CONTACTS_BY_IDENTITY_SQL = """
 SELECT id, email, external_id FROM contacts_contact
 WHERE email = ANY(%b::text[]) OR external_id = ANY(%b::text[])
+"""
+
+# New contacts get the model's defaults (contacts_create passes them); a concurrent creator of
+# the same email or external_id wins, and its row is not returned.
+_CREATE_CONTACTS_SQL = """
+INSERT INTO contacts_contact
+    (email, external_id, email_status, lead_score, fields, created_at, updated_at)
+SELECT email, external_id, %s, %s, %s::jsonb, %s, %s
+FROM unnest(%b::text[], %b::text[]) AS new(email, external_id)
+ON CONFLICT DO NOTHING
+RETURNING id, email, external_id
 """
 
 # Keyless rows first in input order, then keyed rows sorted by key: RETURNING follows this
@@ -56,6 +72,28 @@ def contacts_by_identity(
     """(id, email, external_id) of the contacts having one of these emails or external ids."""
     with _binary_cursor() as cursor:
         cursor.execute(_CONTACTS_BY_IDENTITY_SQL, [list(emails), list(external_ids)])
+        return cursor.fetchall()
+
+
+def contacts_create(
+    *, identities: Sequence[tuple[str | None, str | None]], now: dt.datetime
+) -> list[tuple[int, str | None, str | None]]:
+    """Create contacts from (email, external_id) pairs, in the order given; (id, email,
+    external_id) of those created (not of those a concurrent writer created first)."""
+    field = Contact._meta.get_field
+    with _binary_cursor() as cursor:
+        cursor.execute(
+            _CREATE_CONTACTS_SQL,
+            [
+                str(field("email_status").default),
+                int(field("lead_score").default),
+                json.dumps(field("fields").get_default()),
+                now,
+                now,
+                [email for email, _ in identities],
+                [external_id for _, external_id in identities],
+            ],
+        )
         return cursor.fetchall()
 
 

@@ -119,9 +119,10 @@ def contact_update(
 
 
 def contact_delete(*, contact: Contact) -> None:
-    contact_id = contact.pk
-    contact.delete()
-    notify_contacts_changed([contact_id], ["deleted"])
+    with transaction.atomic():
+        contact_id = contact.pk
+        contact.delete()
+        notify_contacts_changed([contact_id], ["deleted"])
 
 
 def custom_field_delete(*, field: CustomField) -> None:

@@ -60,7 +60,8 @@ SELECT contact_id, %s::jsonb, %s FROM unnest(%s::bigint[]) AS changed(contact_id
 
 
 def on_contacts_changed(sender, *, contact_ids, changes, **kwargs) -> None:
-    """Receiver of contacts.signals.contacts_changed (sent after commit)."""
+    """Receiver of contacts.signals.contacts_changed, inside the writer's transaction: the
+    pending rows commit (or roll back) with the change itself."""
     contact_changes_record(contact_ids=contact_ids, changes=changes)
 
 

@@ -203,8 +203,11 @@ def test_one_event_for_a_known_contact_is_one_statement(identity, django_assert_
         identity: {"email": "known@example.com", "external_id": "u-1"}[identity],
     }
 
-    with django_assert_num_queries(1):
+    # savepoint, the one statement, the change recorded for segments, release
+    with django_assert_num_queries(4) as captured:
         [stored] = events_ingest(events=[event("login", **values)], now=NOW)
+
+    assert sum("contacts_" in query["sql"] for query in captured.captured_queries) == 1
 
     contact.refresh_from_db()
     assert Event.objects.get(pk=stored.event_id).contact_id == contact.pk == stored.contact_id

@@ -1,6 +1,7 @@
 import datetime as dt
 
 import pytest
+from django.db import transaction
 
 from contacts.models import Contact, CustomField
 from contacts.signals import contacts_changed
@@ -59,6 +60,26 @@ def test_signal_records_each_contact_as_pending(django_capture_on_commit_callbac
         (ann.pk, ["field:country", "tags"]),
         (bob.pk, ["field:country", "tags"]),
     ]
+
+
+def test_ingested_events_are_pending_for_segments_in_the_ingest_transaction(
+    django_capture_on_commit_callbacks,
+):
+    """Recorded with the write, not after its commit: a process that dies right after the
+    commit cannot lose the change. Only the Celery publish waits for the commit."""
+    from contacts.ingest import EventInput, events_ingest
+
+    known = ContactFactory(email="known@example.com")
+    batch = [
+        EventInput(name="login", email="known@example.com", occurred_at=NOW),
+        EventInput(name="signup", email="new@example.com", occurred_at=NOW),
+    ]
+    with django_capture_on_commit_callbacks() as after_commit, transaction.atomic():
+        events_ingest(events=batch, now=NOW)
+        pending = set(PendingContactChange.objects.values_list("contact_id", flat=True))
+        assert pending == {known.pk, Contact.objects.get(email="new@example.com").pk}
+
+    assert [callback.__qualname__ for callback in after_commit] == ["Task.delay"]
 
 
 def test_change_reevaluates_only_that_contact(old_contacts):
