@@ -70,9 +70,10 @@ def _ingest(events: Sequence[EventInput], source: str, now: dt.datetime) -> list
         else:
             stored = _insert_events_portable(events, contact_ids, source, now)
         fresh = [(e, s) for e, s in zip(events, stored, strict=True) if not s.duplicate]
-        _advance_last_activity(fresh)
         changes = {f"event:{event.name}" for event, _ in fresh}
         notify_contacts_changed((s.contact_id for _, s in fresh), changes)
+        # Last: its row locks make concurrent batches for the same contacts wait until commit.
+        _advance_last_activity(fresh)
     return stored
 
 
@@ -211,18 +212,34 @@ def _resolve_contacts(events: Sequence[EventInput], now: dt.datetime) -> list[in
 
 
 def _insert_events_postgresql(events, contact_ids, source, now) -> list[StoredEvent]:
-    rows = ingest_postgresql.events_insert(
-        contact_ids=contact_ids,
-        names=[e.name for e in events],
-        properties_json=[e.properties_as_json() for e in events],
-        occurred_at=[e.occurred_at for e in events],
-        idempotency_keys=[e.idempotency_key for e in events],
-        source=source,
-        received_at=now,
+    ingest_postgresql.constraints_check_now()
+    keyless = [(e, c) for e, c in zip(events, contact_ids, strict=True) if not e.idempotency_key]
+    keyed = [(e, c) for e, c in zip(events, contact_ids, strict=True) if e.idempotency_key]
+    keyless_ids = iter(
+        ingest_postgresql.events_insert_keyless(
+            contact_ids=[c for _, c in keyless],
+            names=[e.name for e, _ in keyless],
+            properties_json=[e.properties_as_json() for e, _ in keyless],
+            occurred_at=[e.occurred_at for e, _ in keyless],
+            source=source,
+            received_at=now,
+        )
+        if keyless
+        else []
     )
-    # Keyless events are always inserted, and come back first, in input order.
-    keyed_ids = {key: pk for pk, key in rows if key is not None}
-    keyless_ids = iter(pk for pk, key in rows if key is None)
+    keyed_ids = (
+        ingest_postgresql.events_insert_keyed(
+            contact_ids=[c for _, c in keyed],
+            names=[e.name for e, _ in keyed],
+            properties_json=[e.properties_as_json() for e, _ in keyed],
+            occurred_at=[e.occurred_at for e, _ in keyed],
+            idempotency_keys=[e.idempotency_key for e, _ in keyed],
+            source=source,
+            received_at=now,
+        )
+        if keyed
+        else {}
+    )
     return _match_results(events, contact_ids, source, keyed_ids, keyless_ids)
 
 

@@ -36,15 +36,27 @@ ON CONFLICT DO NOTHING
 RETURNING id, email, external_id
 """
 
-# Keyless rows first in input order, then keyed rows sorted by key: RETURNING follows this
-# order, which is how ids are matched back to the input (see contacts.ingest).
-_INSERT_EVENTS_SQL = """
+# Events without an idempotency key cannot conflict: a plain insert, ids back in input order.
+_INSERT_KEYLESS_EVENTS_SQL = """
+INSERT INTO contacts_event
+    (contact_id, name, properties, occurred_at, received_at, source, idempotency_key)
+SELECT contact_id, name, properties::jsonb, occurred_at, %s, %s, NULL
+FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::timestamptz[])
+    WITH ORDINALITY AS batch(contact_id, name, properties, occurred_at, position)
+ORDER BY position
+RETURNING id
+"""
+
+# Keyed events, sorted by key (one lock order for every writer). A key another batch is still
+# inserting makes this statement wait for that batch's commit, so it runs after the keyless
+# insert: the shorter the rest of the transaction, the shorter everyone's wait.
+_INSERT_KEYED_EVENTS_SQL = """
 INSERT INTO contacts_event
     (contact_id, name, properties, occurred_at, received_at, source, idempotency_key)
 SELECT contact_id, name, properties::jsonb, occurred_at, %s, %s, idempotency_key
 FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::timestamptz[], %b::text[])
-    WITH ORDINALITY AS batch(contact_id, name, properties, occurred_at, idempotency_key, position)
-ORDER BY idempotency_key NULLS FIRST, position
+    AS batch(contact_id, name, properties, occurred_at, idempotency_key)
+ORDER BY idempotency_key
 ON CONFLICT (source, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING id, idempotency_key
 """
@@ -97,21 +109,53 @@ def contacts_create(
         return cursor.fetchall()
 
 
-def events_insert(
+def constraints_check_now() -> None:
+    """Check the events' contact foreign keys as rows go in, not at commit (Django declares
+    them deferred): the commit then follows the last_activity_at update at once, and other
+    batches waiting on those contact rows wait less."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def events_insert_keyless(
     *,
     contact_ids: Sequence[int],
     names: Sequence[str],
     properties_json: Sequence[str],
     occurred_at: Sequence[dt.datetime],
-    idempotency_keys: Sequence[str | None],
     source: str,
     received_at: dt.datetime,
-) -> list[tuple[int, str | None]]:
-    """Insert the rows whose key is new; (id, idempotency_key) of the inserted ones, keyless
-    rows first in input order."""
+) -> list[int]:
+    """Insert events that have no idempotency key; their ids, in input order."""
     with _binary_cursor() as cursor:
         cursor.execute(
-            _INSERT_EVENTS_SQL,
+            _INSERT_KEYLESS_EVENTS_SQL,
+            [
+                received_at,
+                source,
+                list(contact_ids),
+                list(names),
+                list(properties_json),
+                list(occurred_at),
+            ],
+        )
+        return [pk for (pk,) in cursor.fetchall()]
+
+
+def events_insert_keyed(
+    *,
+    contact_ids: Sequence[int],
+    names: Sequence[str],
+    properties_json: Sequence[str],
+    occurred_at: Sequence[dt.datetime],
+    idempotency_keys: Sequence[str],
+    source: str,
+    received_at: dt.datetime,
+) -> dict[str, int]:
+    """Insert the events whose key is new; {key: id} of those inserted."""
+    with _binary_cursor() as cursor:
+        cursor.execute(
+            _INSERT_KEYED_EVENTS_SQL,
             [
                 received_at,
                 source,
@@ -122,7 +166,7 @@ def events_insert(
                 list(idempotency_keys),
             ],
         )
-        return cursor.fetchall()
+        return dict((key, pk) for pk, key in cursor.fetchall())
 
 
 def contacts_advance_last_activity(*, latest: dict[int, dt.datetime]) -> None:

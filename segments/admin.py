@@ -77,4 +77,4 @@ class SegmentDailyStatsAdmin(ReadOnlyAdmin):
 
 @admin.register(PendingContactChange)
 class PendingContactChangeAdmin(ReadOnlyAdmin):
-    list_display = ["contact_id", "changes", "created_at"]
+    list_display = ["id", "contact_count", "changes", "created_at"]

@@ -113,16 +113,21 @@ class SegmentDailyStats(models.Model):
 
 
 class PendingContactChange(models.Model):
-    """A contact changed and its segments are not yet re-evaluated (a durable work queue).
+    """Contacts changed by one write (an API call, an event batch, a CSV chunk) whose segments
+    are not yet re-evaluated: a durable work queue, written in the writer's transaction.
 
-    Append-only, so writers never wait on a worker's claim; workers claim rows with
-    SELECT ... FOR UPDATE SKIP LOCKED and delete them in the transaction that re-evaluates.
+    One row per write, not per contact: a 1,000-event batch adds one row, not ~900
+    (bench/ingest.py). Append-only, so writers never wait on a worker's claim; workers claim
+    rows with SELECT ... FOR UPDATE SKIP LOCKED and delete them in the transaction that
+    re-evaluates.
     """
 
-    # No foreign key: a deleted contact still has to leave its segments' sizes.
-    contact_id = models.BigIntegerField()
+    # Ids, not foreign keys: a deleted contact still has to leave its segments' sizes.
+    contact_ids = models.JSONField(default=list)
+    # len(contact_ids), so a worker can claim about N contacts' worth of rows in SQL.
+    contact_count = models.PositiveIntegerField(default=0)
     changes = models.JSONField(default=list)
     created_at = models.DateTimeField(default=now)
 
     def __str__(self) -> str:
-        return f"{self.contact_id}: {', '.join(self.changes)}"
+        return f"{self.contact_count} contacts: {', '.join(self.changes)}"

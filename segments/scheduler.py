@@ -6,7 +6,6 @@ Celery only runs the functions here (segments.tasks).
 """
 
 import datetime as dt
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -14,7 +13,6 @@ from collections.abc import Iterable
 from django.db import connection, transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from contacts.models import Contact
 from segments.dependencies import DependencyGraph, is_affected
@@ -35,28 +33,16 @@ NEW_CONTACT_MARGIN = dt.timedelta(minutes=5)
 
 
 def contact_changes_record(*, contact_ids: Iterable[int], changes: Iterable[str]) -> None:
-    """Queue the contacts for re-evaluation (durably), then a task to drain the queue."""
+    """Queue the contacts for re-evaluation (durably, in the caller's transaction), then a
+    task to drain the queue once that transaction commits."""
     kinds = sorted(set(changes))
     ids = sorted(set(contact_ids))
     if not ids or not kinds:
         return
-    if connection.vendor == "postgresql":
-        # One statement whatever the number of contacts (this runs after every write).
-        with connection.cursor() as cursor:
-            cursor.execute(_RECORD_SQL, [json.dumps(kinds), timezone.now(), ids])
-    else:
-        PendingContactChange.objects.bulk_create(
-            [PendingContactChange(contact_id=pk, changes=kinds) for pk in ids], batch_size=500
-        )
+    PendingContactChange.objects.create(contact_ids=ids, contact_count=len(ids), changes=kinds)
     from segments.tasks import process_contact_changes
 
     transaction.on_commit(process_contact_changes.delay)
-
-
-_RECORD_SQL = f"""
-INSERT INTO {PendingContactChange._meta.db_table} (contact_id, changes, created_at)
-SELECT contact_id, %s::jsonb, %s FROM unnest(%s::bigint[]) AS changed(contact_id)
-"""
 
 
 def on_contacts_changed(sender, *, contact_ids, changes, **kwargs) -> None:
@@ -66,7 +52,7 @@ def on_contacts_changed(sender, *, contact_ids, changes, **kwargs) -> None:
 
 
 def contact_changes_process(*, now: dt.datetime, batch_size: int = CHANGE_BATCH_SIZE) -> int:
-    """Drain the pending changes batch by batch; returns how many rows were processed.
+    """Drain the pending changes batch by batch; returns how many contacts were processed.
 
     Several workers can drain at once: each claims its own rows (SKIP LOCKED).
     """
@@ -84,22 +70,46 @@ def contact_changes_process(*, now: dt.datetime, batch_size: int = CHANGE_BATCH_
 
 
 def contact_changes_process_batch(*, now: dt.datetime, batch_size: int = CHANGE_BATCH_SIZE) -> int:
-    """Claim up to `batch_size` pending rows, re-evaluate the affected segments for those
-    contacts only, delete the rows: all in one transaction, so a crash leaves them pending."""
+    """Claim the oldest pending rows holding about `batch_size` contacts, re-evaluate the
+    affected segments for those contacts only, delete the rows: all in one transaction, so a
+    crash leaves them pending. Returns how many contacts (with repeats) the rows held."""
     with transaction.atomic():
-        claimed = list(
-            PendingContactChange.objects.select_for_update(skip_locked=True)
-            .order_by("id")
-            .values_list("id", "contact_id", "changes")[:batch_size]
-        )
+        claimed = _claim_pending(batch_size)
         if not claimed:
             return 0
         changes_by_contact: dict[int, set[str]] = defaultdict(set)
-        for _, contact_id, changes in claimed:
-            changes_by_contact[contact_id].update(changes)
+        for _, contact_ids, changes in claimed:
+            for contact_id in contact_ids:
+                changes_by_contact[contact_id].update(changes)
         contacts_reevaluate(changes_by_contact=changes_by_contact, now=now)
         PendingContactChange.objects.filter(id__in=[row_id for row_id, _, _ in claimed]).delete()
-    return len(claimed)
+    return sum(len(contact_ids) for _, contact_ids, _ in claimed)
+
+
+# The first rows in id order up to the one that reaches `batch_size` contacts (at least one
+# row), locked; rows another worker holds are skipped, so that batch is just smaller.
+_CLAIM_SQL = f"""
+SELECT id, contact_ids, changes FROM {PendingContactChange._meta.db_table}
+WHERE id IN (
+    SELECT id FROM (
+        SELECT id, sum(contact_count) OVER (ORDER BY id) - contact_count AS contacts_before
+        FROM (
+            SELECT id, contact_count FROM {PendingContactChange._meta.db_table}
+            ORDER BY id LIMIT %s
+        ) AS oldest
+    ) AS counted
+    WHERE contacts_before < %s
+)
+ORDER BY id
+"""
+
+
+def _claim_pending(batch_size: int) -> list[tuple[int, list[int], list[str]]]:
+    sql = _CLAIM_SQL
+    if connection.features.has_select_for_update_skip_locked:
+        sql += "FOR UPDATE SKIP LOCKED"
+    rows = PendingContactChange.objects.raw(sql, [batch_size, batch_size])
+    return [(row.pk, row.contact_ids, row.changes) for row in rows]
 
 
 def contacts_reevaluate(

@@ -144,5 +144,6 @@ class PendingContactChangeFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = PendingContactChange
 
-    contact_id = factory.LazyFunction(lambda: ContactFactory().pk)
+    contact_ids = factory.LazyFunction(lambda: [ContactFactory().pk])
+    contact_count = factory.LazyAttribute(lambda row: len(row.contact_ids))
     changes = factory.LazyFunction(lambda: ["field:country"])

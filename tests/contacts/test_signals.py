@@ -30,7 +30,7 @@ def test_what_receivers_record_rolls_back_with_the_write():
 
     with pytest.raises(RuntimeError), transaction.atomic():
         notify_contacts_changed([1], ["tags"])
-        assert PendingContactChange.objects.filter(contact_id=1).exists()
+        assert PendingContactChange.objects.filter(contact_ids=[1]).exists()
         raise RuntimeError
     with transaction.atomic():
         notify_contacts_changed([2], ["tags"])
@@ -41,7 +41,7 @@ def test_what_receivers_record_rolls_back_with_the_write():
         except RuntimeError:
             pass
 
-    assert list(PendingContactChange.objects.values_list("contact_id", flat=True)) == [2]
+    assert list(PendingContactChange.objects.values_list("contact_ids", flat=True)) == [[2]]
 
 
 def test_coalesced_writes_are_announced_once_per_kind_of_change_at_the_end_of_the_block(sent):

@@ -19,6 +19,7 @@ from tests.factories import (
     ContactFactory,
     ContactTagFactory,
     CustomFieldFactory,
+    PendingContactChangeFactory,
     SegmentFactory,
 )
 
@@ -48,18 +49,15 @@ def old_contacts():
     return ContactFactory.create_batch(2, country="FR", created_at=created)
 
 
-def test_signal_records_each_contact_as_pending(django_capture_on_commit_callbacks):
+def test_signal_records_the_write_as_one_pending_row(django_capture_on_commit_callbacks):
     ann, bob = ContactFactory.create_batch(2)
 
     contacts_changed.send(
-        sender=None, contact_ids=[ann.pk, bob.pk], changes=frozenset({"field:country", "tags"})
+        sender=None, contact_ids=[bob.pk, ann.pk], changes=frozenset({"tags", "field:country"})
     )
 
-    rows = PendingContactChange.objects.order_by("contact_id")
-    assert list(rows.values_list("contact_id", "changes")) == [
-        (ann.pk, ["field:country", "tags"]),
-        (bob.pk, ["field:country", "tags"]),
-    ]
+    rows = PendingContactChange.objects.values_list("contact_ids", "contact_count", "changes")
+    assert list(rows) == [(sorted([ann.pk, bob.pk]), 2, ["field:country", "tags"])]
 
 
 def test_ingested_events_are_pending_for_segments_in_the_ingest_transaction(
@@ -76,8 +74,8 @@ def test_ingested_events_are_pending_for_segments_in_the_ingest_transaction(
     ]
     with django_capture_on_commit_callbacks() as after_commit, transaction.atomic():
         events_ingest(events=batch, now=NOW)
-        pending = set(PendingContactChange.objects.values_list("contact_id", flat=True))
-        assert pending == {known.pk, Contact.objects.get(email="new@example.com").pk}
+        [pending] = PendingContactChange.objects.values_list("contact_ids", flat=True)
+        assert set(pending) == {known.pk, Contact.objects.get(email="new@example.com").pk}
 
     assert [callback.__qualname__ for callback in after_commit] == ["Task.delay"]
 
@@ -159,7 +157,51 @@ def test_changes_are_processed_in_batches(old_contacts):
     first = contact_changes_process_batch(now=LATER, batch_size=1)
 
     assert first == 1
-    assert list(PendingContactChange.objects.values_list("contact_id", flat=True)) == [bob.pk]
+    assert list(PendingContactChange.objects.values_list("contact_ids", flat=True)) == [[bob.pk]]
+
+
+def test_a_batch_claims_rows_until_it_holds_batch_size_contacts():
+    small, big, last = (
+        PendingContactChangeFactory(contact_ids=ids, contact_count=len(ids))
+        for ids in ([1, 2], [3, 4, 5, 6], [7])
+    )
+
+    # 2 contacts before `big` (< 5): it is claimed whole; 6 before `last`: left for later
+    claimed = contact_changes_process_batch(now=LATER, batch_size=5)
+
+    assert claimed == 6
+    assert list(PendingContactChange.objects.values_list("pk", flat=True)) == [last.pk]
+    assert small.pk < big.pk < last.pk
+
+
+def test_rows_another_worker_holds_are_skipped(transactional_db):
+    """SKIP LOCKED: a second worker takes the next rows instead of waiting."""
+    import threading
+
+    from django.db import connection
+
+    held, free = (PendingContactChangeFactory(contact_ids=[n], contact_count=1) for n in (1, 2))
+    locked, release = threading.Event(), threading.Event()
+
+    def other_worker():
+        with transaction.atomic():
+            list(PendingContactChange.objects.select_for_update().filter(pk=held.pk))
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        claimed = contact_changes_process_batch(now=LATER, batch_size=10)
+    finally:
+        release.set()
+        thread.join()
+
+    assert claimed == 1
+    assert list(PendingContactChange.objects.values_list("pk", flat=True)) == [held.pk]
+    assert free.pk != held.pk
 
 
 def test_deleted_contact_leaves_segment_sizes(old_contacts):
