@@ -231,6 +231,6 @@ def live_measure(
                 result.latencies_ms.append((seen[contact_id] - at) * 1000)
     result.missing = len(crossing) - len(result.latencies_ms)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM segments_pendingcontactchange")
+        cursor.execute("SELECT coalesce(sum(contact_count), 0) FROM segments_pendingcontactchange")
         result.backlog_after = cursor.fetchone()[0]
     return result
