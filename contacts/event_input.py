@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from contacts.builtins import EXTERNAL_ID_MAX_LENGTH, normalize_email
 from contacts.field_types import parse_datetime_value
-from contacts.json_input import find_unstorable_string, find_unstorable_value
+from contacts.json_input import find_unstorable_string, storable_json
 
 MAX_PROPERTIES_BYTES = 32 * 1024
 EVENT_NAME_MAX_LENGTH = 200
@@ -86,16 +86,14 @@ def event_parse(raw: object, *, now: dt.datetime) -> tuple[EventInput | None, di
     elif not isinstance(properties, dict):
         errors["properties"] = ["Must be a JSON object."]
     else:
-        bad = find_unstorable_value(properties, "properties")
+        properties_json, bad = storable_json(properties, "properties")
         if bad is not None:
             errors[bad] = [
                 "Contains a NUL character, an invalid code point, a number beyond a double's "
                 "range or is nested too deep."
             ]
-        else:
-            properties_json = json.dumps(properties)
-            if len(properties_json) > MAX_PROPERTIES_BYTES:
-                errors["properties"] = [f"Must be at most {MAX_PROPERTIES_BYTES} bytes as JSON."]
+        elif len(properties_json) > MAX_PROPERTIES_BYTES:
+            errors["properties"] = [f"Must be at most {MAX_PROPERTIES_BYTES} bytes as JSON."]
 
     occurred_at = now
     if raw.get("occurred_at") is not None:
@@ -132,8 +130,9 @@ def event_parse(raw: object, *, now: dt.datetime) -> tuple[EventInput | None, di
 
 @lru_cache(maxsize=32768)
 def _email_or_error(value: str) -> tuple[str | None, str | None]:
-    """normalize_email, remembered: the same contacts send events again and again, and
-    Django's email validator is the slowest step of event_parse."""
+    """normalize_email, remembered: the same contacts send events again and again. A hit
+    costs less than even normalize_email's fast path, and an address off that path (spaces
+    around it, non-ASCII, unusual characters) 3.5 µs each time without it."""
     try:
         return normalize_email(value), None
     except ValueError as exc:

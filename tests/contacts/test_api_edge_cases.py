@@ -1,6 +1,8 @@
 """Client input that once made the API answer 500: each must be a 4xx naming the problem, and
 nothing valid around it may be lost."""
 
+import json
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -204,3 +206,68 @@ def test_email_with_a_lone_surrogate_in_its_domain_is_invalid():
     # Django's validator accepts it; the database driver cannot encode it.
     with pytest.raises(ValueError, match="invalid code points"):
         normalize_email("ann@\ud800example.com")
+
+
+def test_batch_item_with_an_integer_beyond_64_bits_is_stored_exactly(api):
+    number = "1" + "0" * 29 + "1"
+    item = f'{{"email": "a@example.com", "name": "x", "properties": {{"n": {number}}}}}'
+
+    response = _post_json(api, "/api/v1/events/batch", f'{{"events": [{item}]}}')
+
+    assert response.status_code == 202
+    assert response.json()["accepted"] == 1
+    assert Event.objects.get().properties == {"n": 10**30 + 1}
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_batch_with_a_non_finite_literal_is_a_parse_error(api, literal):
+    good = '{"email": "a@example.com", "name": "login"}'
+    bad = f'{{"email": "b@example.com", "name": "x", "properties": {{"n": {literal}}}}}'
+
+    response = _post_json(api, "/api/v1/events/batch", f'{{"events": [{good}, {bad}]}}')
+
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["path"] == ""
+    assert "not JSON compliant" in error["message"]
+    assert not Event.objects.exists()
+
+
+def test_batch_item_nested_deeper_than_the_limit_is_rejected_alone(api):
+    good = '{"email": "a@example.com", "name": "login"}'
+    deep = '{"email": "b@example.com", "name": "x", "properties": {"a": ' + "[" * 500 + "]" * 500
+    deep += "}}"
+
+    response = _post_json(api, "/api/v1/events/batch", f'{{"events": [{good}, {deep}]}}')
+
+    assert response.status_code == 202
+    body = response.json()
+    assert body["accepted"] == 1
+    assert [(r["index"], list(r["errors"])) for r in body["rejected"]] == [
+        (1, ["properties.a" + "[0]" * 20])
+    ]
+
+
+def test_batch_nested_beyond_what_any_parser_reads_is_rejected(api):
+    body = '{"events": [' + "[" * 5000 + "]" * 5000 + "]}"
+
+    response = _post_json(api, "/api/v1/events/batch", body)
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["path"] == ""
+
+
+def test_batch_emails_are_normalised_however_they_are_written(api):
+    emails = [" Ann@Example.COM ", "BOB@BÜCHER.DE", '"cy.d"@example.com', "dee+x@Example.co.uk"]
+    items = ", ".join(f'{{"email": {json.dumps(e)}, "name": "login"}}' for e in emails)
+
+    response = _post_json(api, "/api/v1/events/batch", f'{{"events": [{items}]}}')
+
+    assert response.status_code == 202
+    assert response.json()["accepted"] == 4
+    assert sorted(Contact.objects.values_list("email", flat=True)) == [
+        '"cy.d"@example.com',
+        "ann@example.com",
+        "bob@bücher.de",
+        "dee+x@example.co.uk",
+    ]

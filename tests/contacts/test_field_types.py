@@ -1,6 +1,9 @@
+import datetime as dt
+import re
+
 import pytest
 
-from contacts.field_types import normalize_custom_fields
+from contacts.field_types import normalize_custom_fields, parse_datetime_value
 from tests.factories import CustomFieldFactory
 
 pytestmark = pytest.mark.django_db
@@ -70,3 +73,40 @@ def test_unknown_keys_are_errors_not_stored():
 
     assert cleaned == {}
     assert "Unknown field" in errors["fields.nope"][0]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2026-11-24T09:30:00Z", dt.datetime(2026, 11, 24, 9, 30, tzinfo=dt.UTC)),
+        ("2026-11-24T09:30:00+00:00", dt.datetime(2026, 11, 24, 9, 30, tzinfo=dt.UTC)),
+        ("2026-11-24T09:30:00", dt.datetime(2026, 11, 24, 9, 30, tzinfo=dt.UTC)),
+        ("2026-11-24 09:30", dt.datetime(2026, 11, 24, 9, 30, tzinfo=dt.UTC)),
+        (" 2026-11-24T09:30:00Z ", dt.datetime(2026, 11, 24, 9, 30, tzinfo=dt.UTC)),
+        ("2026-11-24T09:30:00.123Z", dt.datetime(2026, 11, 24, 9, 30, 0, 123000, tzinfo=dt.UTC)),
+        (
+            "2026-11-24T09:30:00.123456+05:30",
+            dt.datetime(2026, 11, 24, 4, 0, 0, 123456, tzinfo=dt.UTC),
+        ),
+        ("2026-11-24T09:30:00-08:00", dt.datetime(2026, 11, 24, 17, 30, tzinfo=dt.UTC)),
+        ("2026-11-24T23:30:00-01:00", dt.datetime(2026, 11, 25, 0, 30, tzinfo=dt.UTC)),
+        ("2024-02-29T12:00:00Z", dt.datetime(2024, 2, 29, 12, 0, tzinfo=dt.UTC)),
+        ("2026-11-24", dt.datetime(2026, 11, 24, tzinfo=dt.UTC)),
+        (1700000000, dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC)),
+        (1700000000.5, dt.datetime(2023, 11, 14, 22, 13, 20, 500000, tzinfo=dt.UTC)),
+        ("2026-02-29T12:00:00Z", "'2026-02-29T12:00:00Z' is not an ISO 8601 date-time"),
+        ("2026-11-24T24:00:00Z", "'2026-11-24T24:00:00Z' is not an ISO 8601 date-time"),
+        ("yesterday", "'yesterday' is not an ISO 8601 date-time"),
+        ("0001-01-01T00:00:00+01:00", "is out of range (years 1 to 9999 in UTC)"),
+        (-1, "Unix timestamp out of range."),
+        (True, "Must be an ISO 8601 date-time."),
+    ],
+)
+def test_datetimes_are_read_as_aware_utc(raw, expected):
+    if isinstance(expected, dt.datetime):
+        parsed = parse_datetime_value(raw)
+        assert parsed == expected
+        assert parsed.tzinfo is dt.UTC
+    else:
+        with pytest.raises(ValueError, match=re.escape(expected)):
+            parse_datetime_value(raw)
