@@ -133,17 +133,71 @@ def _wait_until_blocked_on_event_insert(timeout: float = 20.0) -> None:
     raise AssertionError("the batch never waited on the event insert")
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_batch_that_loses_a_deadlock_runs_again_and_stores_nothing_twice():
-    contact = ContactFactory(email="owner@example.com")
+def _other_writer() -> psycopg.Connection:
     settings = connection.settings_dict
-    other = psycopg.connect(
+    return psycopg.connect(
         dbname=settings["NAME"],
         user=settings["USER"],
         password=settings["PASSWORD"] or None,
         host=settings["HOST"] or "127.0.0.1",
         port=settings["PORT"] or 5432,
     )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("other_commits", [True, False])
+def test_a_key_in_flight_elsewhere_is_stored_once_whichever_way_that_write_ends(other_commits):
+    """The batch waits for the other writer of key "k": if it commits, the batch's event is
+    its duplicate; if it rolls back, the batch's event is stored (not lost)."""
+    contact = ContactFactory(email="owner@example.com")
+    other = _other_writer()
+    other_event_id = other.execute(
+        "INSERT INTO contacts_event (contact_id, name, properties, occurred_at, received_at, "
+        "source, idempotency_key) VALUES (%s, 'login', '{}', now(), now(), 'api', 'k') "
+        "RETURNING id",
+        [contact.pk],
+    ).fetchone()[0]
+    outcome = {}
+
+    def ingest():
+        try:
+            outcome["stored"] = events_ingest(
+                events=[
+                    event(email=contact.email, idempotency_key="k"),
+                    event("page.viewed", email=contact.email),
+                ],
+                now=timezone.now(),
+            )
+        except Exception as exc:  # surfaced in the assertions below
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    batch = threading.Thread(target=ingest)
+    batch.start()
+    try:
+        _wait_until_blocked_on_event_insert()
+        other.commit() if other_commits else other.rollback()
+    finally:
+        batch.join(timeout=60)
+        other.close()
+
+    assert "error" not in outcome, outcome.get("error")
+    keyed, keyless = outcome["stored"]
+    stored_k = Event.objects.get(idempotency_key="k")
+    assert keyed.duplicate is other_commits
+    assert keyed.event_id == stored_k.pk
+    assert (stored_k.pk == other_event_id) is other_commits
+    assert not keyless.duplicate
+    assert Event.objects.count() == 2
+    contact.refresh_from_db()
+    assert contact.last_activity_at == NOW - dt.timedelta(minutes=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_loses_a_deadlock_runs_again_and_stores_nothing_twice():
+    contact = ContactFactory(email="owner@example.com")
+    other = _other_writer()
     # given another writer holding idempotency key "k" (uncommitted); it may wait long
     # before it looks for deadlocks, so the batch below is the one that gives way
     other.execute("SET deadlock_timeout = '60s'")
