@@ -144,8 +144,8 @@ def in_process(stream: EventStream, batches: int, profile: bool) -> dict[str, fl
     parser = StorableJSONParser()
     timings = {"json": 0.0, "parse": 0.0, "ingest": 0.0, "receivers": 0.0}
     profiler = cProfile.Profile() if profile else None
-    # Time the after-commit receivers of contacts_changed (segments) on their own: they run
-    # inside events_ingest's call, after its commit.
+    # Time the receivers of contacts_changed (segments) on their own: they run inside
+    # events_ingest's transaction.
     send = contacts_changed.send
 
     def timed_send(*args, **kwargs):
@@ -298,7 +298,7 @@ def main() -> None:
         Row("In-process: event_parse per 1,000", f"{steps['parse'] * 1000:.1f} ms"),
         Row("In-process: events_ingest per 1,000", f"{steps['ingest'] * 1000:.1f} ms"),
         Row(
-            "In-process: of which contacts_changed receivers (after commit)",
+            "In-process: of which contacts_changed receivers (pending row for segments)",
             f"{steps['receivers'] * 1000:.1f} ms",
         ),
         Row(

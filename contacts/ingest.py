@@ -122,13 +122,15 @@ def _contacts_lookup(external_ids: set[str], emails: set[str]) -> list[tuple]:
     return list(Contact.objects.filter(query).values_list("pk", "email", "external_id"))
 
 
-def _contacts_create(contacts: list[Contact], now: dt.datetime) -> list[tuple]:
-    """Insert the contacts (concurrent creators win); the rows of those inserted."""
+def _contacts_create(identities: list[tuple[str | None, str | None]], now: dt.datetime) -> list:
+    """Insert contacts from (email, external_id) pairs (concurrent creators win); the rows of
+    those inserted."""
     if connection.vendor == "postgresql":
-        return ingest_postgresql.contacts_create(
-            identities=[(c.email, c.external_id) for c in contacts], now=now
-        )
-    Contact.objects.bulk_create(contacts, ignore_conflicts=True)
+        return ingest_postgresql.contacts_create(identities=identities, now=now)
+    Contact.objects.bulk_create(
+        [Contact(email=email, external_id=external_id) for email, external_id in identities],
+        ignore_conflicts=True,
+    )
     return []  # SQLite does not say which rows it inserted: the caller reads them all back
 
 
@@ -152,7 +154,8 @@ def _resolve_contacts(events: Sequence[EventInput], now: dt.datetime) -> list[in
             {e.external_id for e in events if e.external_id}, {e.email for e in events if e.email}
         )
     )
-    to_create: dict[tuple, Contact] = {}
+    # (email, external_id) of the contacts to create, by what identifies them
+    to_create: dict[tuple, tuple[str | None, str | None]] = {}
     to_link: dict[int, str] = {}
     for event in events:
         if event.external_id and event.external_id in by_external:
@@ -169,10 +172,10 @@ def _resolve_contacts(events: Sequence[EventInput], now: dt.datetime) -> list[in
                 continue
             # The email belongs to a contact with another external_id: a new contact
             # identified by external_id alone.
-            to_create.setdefault(("x", event.external_id), Contact(external_id=event.external_id))
+            to_create.setdefault(("x", event.external_id), (None, event.external_id))
             continue
         identity = ("x", event.external_id) if event.external_id else ("e", event.email)
-        to_create.setdefault(identity, Contact(email=event.email, external_id=event.external_id))
+        to_create.setdefault(identity, (event.email, event.external_id))
     # Sorted, so concurrent batches take the rows and unique-index entries in one order.
     for pk, external_id in sorted(to_link.items()):
         try:
@@ -183,20 +186,20 @@ def _resolve_contacts(events: Sequence[EventInput], now: dt.datetime) -> list[in
         except IntegrityError:
             pass  # a concurrent writer gave this id to another contact: the re-read finds it
     # Sorted too, and only what a concurrent creator took first needs reading back.
-    missing = [contact for _, contact in sorted(to_create.items())]
+    missing = [identity for _, identity in sorted(to_create.items())]
     if missing:
         remember(_contacts_create(missing, now))
         missing = [
-            c
-            for c in missing
-            if (c.external_id and c.external_id not in by_external)
-            or (not c.external_id and c.email not in by_email)
+            (email, external_id)
+            for email, external_id in missing
+            if (external_id and external_id not in by_external)
+            or (not external_id and email not in by_email)
         ]
     if missing or to_link:
         remember(
             _contacts_lookup(
-                {c.external_id for c in missing if c.external_id} | set(to_link.values()),
-                {c.email for c in missing if c.email},
+                {external_id for _, external_id in missing if external_id} | set(to_link.values()),
+                {email for email, _ in missing if email},
             )
         )
 
