@@ -49,15 +49,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="short smoke run (~30 s)")
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--batch-seconds", type=float, default=25.0)
-    parser.add_argument("--clients", type=int, default=4, help="concurrent batch clients")
+    # Enough concurrent batches to keep both cores busy: with 4, about 15% of the CPU sat idle
+    # while batches waited for each other's commits (a replayed key in flight, a contact's
+    # row lock); measured 2026-11-24 in docs/benchmarks.md.
+    parser.add_argument("--clients", type=int, default=8, help="concurrent batch clients")
     parser.add_argument("--single-seconds", type=float, default=20.0)
     parser.add_argument("--single-rate", type=float, default=200.0, help="req/s, open loop")
     parser.add_argument("--inprocess-batches", type=int, default=20)
-    # Processes for the CPU-bound batch path, threads to overlap the commit waits of single
-    # events (measured: 3 x 4 gthread beat 4 sync workers on 2 cores).
-    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) + 1)
-    parser.add_argument("--worker-class", default="gthread")
-    parser.add_argument("--threads", type=int, default=4)
+    # The README's production command: 4 sync workers. Since the batch path got cheaper they
+    # beat 3 x 4 gthread (one GIL per 4 threads) at batches, and single events keep p99 < 10 ms.
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--worker-class", default="sync")
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="cProfile the in-process ingest")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args()
@@ -107,6 +110,14 @@ def django_environment(url: str, var_dir: str) -> dict[str, str]:
 
 def encode_batches(stream: EventStream, count: int) -> list[bytes]:
     return [json.dumps({"events": stream.batch(BATCH_SIZE)}).encode() for _ in range(count)]
+
+
+def checkpoint(url: str) -> None:
+    """Start a phase right after a checkpoint: the stock max_wal_size (1 GB) forces one every
+    few hundred thousand events, and the full-page images that follow slow whichever phase
+    they fall in. Each timed phase then starts from the same state."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
 
 
 def max_event_id(url: str) -> int:
@@ -235,6 +246,7 @@ def main() -> None:
         if warmup.errors:
             sys.exit(f"warm-up failed: {warmup.errors[0]}")
         first_id = max_event_id(url)
+        checkpoint(url)
         loads["batch"] = load_average()
         print(f"batch phase: {args.clients} clients, {args.batch_seconds:.0f} s ...", flush=True)
         batch = batch_load(
@@ -254,6 +266,7 @@ def main() -> None:
         server.stop()
 
     loads["copy"] = load_average()
+    checkpoint(url)
     copied, copy_seconds = copy_same_rows(url, after_id=first_id, up_to_id=last_id)
     steps = in_process(
         EventStream(args.contacts, seed=4, label="inproc"), args.inprocess_batches, args.profile

@@ -333,3 +333,32 @@ def test_one_event_for_a_known_contact_announces_the_change(django_capture_on_co
         contacts_changed.disconnect(receiver)
 
     assert received == [([contact.pk], {"event:purchase"})]
+
+
+@pytest.mark.django_db
+def test_identity_lookup_probes_the_indexes_even_when_statistics_favour_a_scan():
+    """On the bench database the planner scanned every contact for `email = ANY(..) OR
+    external_id = ANY(..)` (15 ms a batch): the lookup must stay one index probe per identity."""
+    from contacts import ingest_postgresql
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO contacts_contact (email, external_id, email_status, lead_score, "
+            "fields, created_at, updated_at) SELECT 'p' || n || '@example.com', "
+            "CASE WHEN n % 2 = 0 THEN 'u-' || n END, 'active', 0, '{}', now(), now() "
+            "FROM generate_series(1, 20000) AS n"
+        )
+        cursor.execute("ANALYZE contacts_contact")
+    emails = [f"p{n}@example.com" for n in range(1, 4000, 4)]
+    external_ids = [f"u-{n}" for n in range(2, 4000, 4)]
+    with ingest_postgresql._binary_cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN " + ingest_postgresql._CONTACTS_BY_IDENTITY_SQL, [emails, external_ids]
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "Seq Scan on contacts_contact" not in plan
+    assert plan.count("Index Scan using contact_") == 2
+
+    found = ingest_postgresql.contacts_by_identity(external_ids=external_ids, emails=emails)
+    assert len(found) == len(emails) + len(external_ids)
