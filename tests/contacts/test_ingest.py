@@ -133,6 +133,36 @@ def _wait_until_blocked_on_event_insert(timeout: float = 20.0) -> None:
     raise AssertionError("the batch never waited on the event insert")
 
 
+def _ingest_in_thread(events, *, session_sql=None) -> tuple[threading.Thread, dict]:
+    """events_ingest on its own connection; its result or exception lands in the dict."""
+    outcome = {}
+
+    def ingest():
+        try:
+            if session_sql:
+                with connection.cursor() as cursor:
+                    cursor.execute(session_sql)
+            outcome["stored"] = events_ingest(events=events, now=timezone.now())
+        except Exception as exc:  # surfaced in the caller's assertions
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=ingest)
+    thread.start()
+    return thread, outcome
+
+
+def _insert_keyed_event(writer: psycopg.Connection, *, contact_id: int, key: str) -> int:
+    """An event with this idempotency key, uncommitted in `writer`'s transaction."""
+    return writer.execute(
+        "INSERT INTO contacts_event (contact_id, name, properties, occurred_at, received_at, "
+        "source, idempotency_key) VALUES (%s, 'login', '{}', now(), now(), 'api', %s) "
+        "RETURNING id",
+        [contact_id, key],
+    ).fetchone()[0]
+
+
 def _other_writer() -> psycopg.Connection:
     settings = connection.settings_dict
     return psycopg.connect(
@@ -151,30 +181,10 @@ def test_a_key_in_flight_elsewhere_is_stored_once_whichever_way_that_write_ends(
     its duplicate; if it rolls back, the batch's event is stored (not lost)."""
     contact = ContactFactory(email="owner@example.com")
     other = _other_writer()
-    other_event_id = other.execute(
-        "INSERT INTO contacts_event (contact_id, name, properties, occurred_at, received_at, "
-        "source, idempotency_key) VALUES (%s, 'login', '{}', now(), now(), 'api', 'k') "
-        "RETURNING id",
-        [contact.pk],
-    ).fetchone()[0]
-    outcome = {}
-
-    def ingest():
-        try:
-            outcome["stored"] = events_ingest(
-                events=[
-                    event(email=contact.email, idempotency_key="k"),
-                    event("page.viewed", email=contact.email),
-                ],
-                now=timezone.now(),
-            )
-        except Exception as exc:  # surfaced in the assertions below
-            outcome["error"] = exc
-        finally:
-            connection.close()
-
-    batch = threading.Thread(target=ingest)
-    batch.start()
+    other_event_id = _insert_keyed_event(other, contact_id=contact.pk, key="k")
+    batch, outcome = _ingest_in_thread(
+        [event(email=contact.email, idempotency_key="k"), event("page.viewed", email=contact.email)]
+    )
     try:
         _wait_until_blocked_on_event_insert()
         other.commit() if other_commits else other.rollback()
@@ -201,29 +211,11 @@ def test_a_batch_that_loses_a_deadlock_runs_again_and_stores_nothing_twice():
     # given another writer holding idempotency key "k" (uncommitted); it may wait long
     # before it looks for deadlocks, so the batch below is the one that gives way
     other.execute("SET deadlock_timeout = '60s'")
-    other_event_id = other.execute(
-        "INSERT INTO contacts_event (contact_id, name, properties, occurred_at, received_at, "
-        "source, idempotency_key) VALUES (%s, 'login', '{}', now(), now(), 'api', 'k') "
-        "RETURNING id",
-        [contact.pk],
-    ).fetchone()[0]
-    outcome = {}
-
-    def ingest():
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SET deadlock_timeout = '3s'")
-            outcome["stored"] = events_ingest(
-                events=[event(email="new@example.com", idempotency_key="k")],
-                now=timezone.now(),
-            )
-        except Exception as exc:  # surfaced in the assertions below
-            outcome["error"] = exc
-        finally:
-            connection.close()
-
-    batch = threading.Thread(target=ingest)
-    batch.start()
+    other_event_id = _insert_keyed_event(other, contact_id=contact.pk, key="k")
+    batch, outcome = _ingest_in_thread(
+        [event(email="new@example.com", idempotency_key="k")],
+        session_sql="SET deadlock_timeout = '3s'",
+    )
     try:
         # when the batch, holding its new contact, waits for key "k" and the other writer
         # then creates the same contact: a deadlock
