@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import connection, transaction
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, Subquery
 from django.db.models.functions import Coalesce
 
 from contacts.models import Contact
@@ -121,9 +121,9 @@ def contacts_reevaluate(
     created_at = dict(
         Contact.objects.filter(pk__in=changes_by_contact).values_list("pk", "created_at")
     )
-    if len(created_at) < len(changes_by_contact):
-        segments_recount_sizes()  # deleted contacts took their memberships with them
     graph = DependencyGraph.load()
+    if len(created_at) < len(changes_by_contact):
+        segments_recount_sizes(graph)  # deleted contacts took their memberships with them
     # Never evaluated yet: its first full evaluation, queued already, covers everyone.
     segments = Segment.objects.filter(last_evaluated_at__isnull=False).only(
         "pk", "dependency_keys", "last_evaluated_at", "size"
@@ -163,15 +163,18 @@ def contacts_reevaluate(
     return results
 
 
-def segments_recount_sizes() -> None:
-    current = (
-        SegmentMembership.objects.filter(segment=OuterRef("pk"), left_at__isnull=True)
-        .order_by()
-        .values("segment")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    Segment.objects.update(size=Coalesce(Subquery(current), 0))
+def segments_recount_sizes(graph: DependencyGraph) -> None:
+    """Recount every segment's size, one row at a time in dependency order: the order in which
+    evaluations lock segment rows, so a worker recounting and a worker evaluating queue
+    instead of deadlocking (one UPDATE of all rows locked them in heap order)."""
+    for segment in graph.ordered(Segment.objects.only("pk")):
+        current = SegmentMembership.objects.filter(segment=segment.pk, left_at__isnull=True)
+        Segment.objects.filter(pk=segment.pk).update(
+            size=Coalesce(
+                Subquery(current.order_by().values("segment").annotate(n=Count("pk")).values("n")),
+                0,
+            )
+        )
 
 
 # --- Full evaluation in dependency order -----------------------------------------------------

@@ -1,18 +1,21 @@
 import datetime as dt
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from contacts.models import Contact, CustomField
 from contacts.signals import contacts_changed
+from segments.dependencies import DependencyGraph
 from segments.evaluation import segment_evaluate
-from segments.models import PendingContactChange, SegmentMembership, SegmentTransition
+from segments.models import PendingContactChange, Segment, SegmentMembership, SegmentTransition
 from segments.scheduler import (
     contact_changes_process,
     contact_changes_process_batch,
     contact_changes_record,
     segments_claim_due,
     segments_evaluate_due,
+    segments_recount_sizes,
 )
 from segments.services import segment_create
 from tests.factories import (
@@ -215,6 +218,25 @@ def test_deleted_contact_leaves_segment_sizes(old_contacts):
 
     france.refresh_from_db()
     assert france.size == 1
+
+
+def test_sizes_are_recounted_in_the_order_evaluations_lock_segments(old_contacts):
+    ann, _ = old_contacts
+    france = evaluated_segment("France", IN_FRANCE)
+    reader = evaluated_segment(
+        "Reads France", {"type": "segment", "op": "in", "segment": france.pk}
+    )
+    vips = evaluated_segment("VIP", VIP)  # created last, but reads no segment: locked before
+    ann.delete()
+
+    with CaptureQueriesContext(connection) as captured:
+        segments_recount_sizes(DependencyGraph.load())
+
+    updates = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("UPDATE")]
+    segment_of = {f'"segments_segment"."id" = {s.pk}': s.pk for s in (france, reader, vips)}
+    order = [next(pk for where, pk in segment_of.items() if where in sql) for sql in updates]
+    assert order == [france.pk, vips.pk, reader.pk]
+    assert [s.size for s in Segment.objects.order_by("pk")] == [1, 1, 0]
 
 
 def test_batch_is_a_fixed_number_of_queries(django_assert_num_queries):
