@@ -216,26 +216,19 @@ def _resolve_contacts(events: Sequence[EventInput], now: dt.datetime) -> list[in
 
 def _insert_events_postgresql(events, contact_ids, source, now) -> list[StoredEvent]:
     ingest_postgresql.constraints_check_now()
-    keyless = [(e, c) for e, c in zip(events, contact_ids, strict=True) if not e.idempotency_key]
-    keyed = [(e, c) for e, c in zip(events, contact_ids, strict=True) if e.idempotency_key]
+    pairs = list(zip(events, contact_ids, strict=True))
+    keyless = [(e, c) for e, c in pairs if not e.idempotency_key]
+    keyed = [(e, c) for e, c in pairs if e.idempotency_key]
     keyless_ids = iter(
         ingest_postgresql.events_insert_keyless(
-            contact_ids=[c for _, c in keyless],
-            names=[e.name for e, _ in keyless],
-            properties_json=[e.properties_as_json() for e, _ in keyless],
-            occurred_at=[e.occurred_at for e, _ in keyless],
-            source=source,
-            received_at=now,
+            **_event_columns(keyless), source=source, received_at=now
         )
         if keyless
         else []
     )
     keyed_ids = (
         ingest_postgresql.events_insert_keyed(
-            contact_ids=[c for _, c in keyed],
-            names=[e.name for e, _ in keyed],
-            properties_json=[e.properties_as_json() for e, _ in keyed],
-            occurred_at=[e.occurred_at for e, _ in keyed],
+            **_event_columns(keyed),
             idempotency_keys=[e.idempotency_key for e, _ in keyed],
             source=source,
             received_at=now,
@@ -244,6 +237,16 @@ def _insert_events_postgresql(events, contact_ids, source, now) -> list[StoredEv
         else {}
     )
     return _match_results(events, contact_ids, source, keyed_ids, keyless_ids)
+
+
+def _event_columns(pairs: list[tuple[EventInput, int]]) -> dict[str, list]:
+    """The column arrays of (event, contact id) pairs, as the insert statements take them."""
+    return {
+        "contact_ids": [contact_id for _, contact_id in pairs],
+        "names": [e.name for e, _ in pairs],
+        "properties_json": [e.properties_as_json() for e, _ in pairs],
+        "occurred_at": [e.occurred_at for e, _ in pairs],
+    }
 
 
 def _insert_events_portable(events, contact_ids, source, now) -> list[StoredEvent]:

@@ -137,19 +137,13 @@ def events_insert_keyless(
     received_at: dt.datetime,
 ) -> list[int]:
     """Insert events that have no idempotency key; their ids, in input order."""
-    with _binary_cursor() as cursor:
-        cursor.execute(
-            _INSERT_KEYLESS_EVENTS_SQL,
-            [
-                received_at,
-                source,
-                list(contact_ids),
-                list(names),
-                list(properties_json),
-                list(occurred_at),
-            ],
-        )
-        return [pk for (pk,) in cursor.fetchall()]
+    rows = _insert(
+        _INSERT_KEYLESS_EVENTS_SQL,
+        received_at,
+        source,
+        [contact_ids, names, properties_json, occurred_at],
+    )
+    return [pk for (pk,) in rows]
 
 
 def events_insert_keyed(
@@ -163,20 +157,19 @@ def events_insert_keyed(
     received_at: dt.datetime,
 ) -> dict[str, int]:
     """Insert the events whose key is new; {key: id} of those inserted."""
+    rows = _insert(
+        _INSERT_KEYED_EVENTS_SQL,
+        received_at,
+        source,
+        [contact_ids, names, properties_json, occurred_at, idempotency_keys],
+    )
+    return {key: pk for pk, key in rows}
+
+
+def _insert(sql: str, received_at: dt.datetime, source: str, columns: list[Sequence]) -> list:
     with _binary_cursor() as cursor:
-        cursor.execute(
-            _INSERT_KEYED_EVENTS_SQL,
-            [
-                received_at,
-                source,
-                list(contact_ids),
-                list(names),
-                list(properties_json),
-                list(occurred_at),
-                list(idempotency_keys),
-            ],
-        )
-        return dict((key, pk) for pk, key in cursor.fetchall())
+        cursor.execute(sql, [received_at, source, *(list(column) for column in columns)])
+        return cursor.fetchall()
 
 
 def contacts_advance_last_activity(*, latest: dict[int, dt.datetime]) -> None:
