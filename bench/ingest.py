@@ -148,9 +148,9 @@ def in_process(stream: EventStream, batches: int, profile: bool) -> dict[str, fl
     """Seconds per 1,000 events for each step of the batch endpoint, without HTTP."""
     from django.utils import timezone
 
-    from contacts.api.parsers import StorableJSONParser
     from contacts.ingest import event_parse, events_ingest
     from contacts.signals import contacts_changed
+    from segflow.api.parsers import StorableJSONParser
 
     parser = StorableJSONParser()
     timings = {"json": 0.0, "parse": 0.0, "ingest": 0.0, "receivers": 0.0}

@@ -21,8 +21,8 @@ def segment_create(name: str):
     from bench.segments_sql import SEGMENT_TREE
     from segments.dependencies import dependency_keys
     from segments.models import Segment
-    from segments.schema import validate_conditions_or_raise
     from segments.tree import is_time_relative
+    from segments.validation import validate_conditions_or_raise
 
     validate_conditions_or_raise(SEGMENT_TREE)
     return Segment.objects.create(

@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django_countries import countries
 
-from contacts.json_input import find_unstorable_string
+from segflow.json_input import find_unstorable_string
 
-# Field key -> condition type (design §4). Custom fields may not shadow these.
+# Field key -> condition type (docs/segments.md). Custom fields may not shadow these.
 BUILTIN_FIELD_TYPES: dict[str, str] = {
     "email": "text",
     "first_name": "text",

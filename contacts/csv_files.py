@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from contacts.errors import InvalidInput
+from segflow.errors import InvalidInput
 
 DELIMITERS = (",", ";", "\t")
 

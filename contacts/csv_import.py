@@ -17,15 +17,15 @@ from django.db.models import Q
 from django.utils import timezone
 
 from contacts import builtins
-from contacts.api.errors import flatten_errors
 from contacts.api.serializers import ContactInputSerializer
 from contacts.csv_files import CsvFile, CsvRow, csv_decode, csv_file_check
 from contacts.csv_mapping import RowReader, column_mapping_resolve
-from contacts.errors import ErrorCollector, InvalidInput
 from contacts.field_types import field_definitions
 from contacts.models import ContactImport, CustomField, ImportStatus
 from contacts.services import contact_upsert
 from contacts.signals import contacts_changed_coalesced
+from segflow.api.errors import flatten_errors
+from segflow.errors import ErrorCollector, InvalidInput
 
 MAX_STORED_ERRORS = 1000
 _PROGRESS_FIELDS = [

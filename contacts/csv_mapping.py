@@ -9,9 +9,9 @@ is silently dropped.
 import re
 from collections.abc import Mapping
 
-from contacts.errors import ErrorCollector
 from contacts.models import CustomField
 from contacts.services import BUILTIN_COLUMNS
+from segflow.errors import ErrorCollector
 
 TAGS = "tags"
 IGNORE = ""

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from contacts.builtins import EXTERNAL_ID_MAX_LENGTH, normalize_email
 from contacts.field_types import parse_datetime_value
-from contacts.json_input import find_unstorable_string, storable_json
+from segflow.json_input import find_unstorable_string, storable_json
 
 MAX_PROPERTIES_BYTES = 32 * 1024
 EVENT_NAME_MAX_LENGTH = 200

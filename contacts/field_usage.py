@@ -4,7 +4,7 @@ answer `custom_field_readers_requested` so contacts need not know them."""
 
 from django.dispatch import Signal
 
-from contacts.errors import InvalidInput
+from segflow.errors import InvalidInput
 
 # Receivers get `key` and return a list of descriptions ("segment 'Pro users' (#3)").
 custom_field_readers_requested = Signal()

@@ -6,12 +6,12 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from contacts.errors import InvalidInput
 from contacts.field_types import apply_field_changes
 from contacts.field_usage import custom_field_check_unused
 from contacts.models import Contact, CustomField
 from contacts.signals import notify_contacts_changed
 from contacts.tags import contact_tags_add, contact_tags_set
+from segflow.errors import InvalidInput
 
 BUILTIN_COLUMNS = ("email", "first_name", "last_name", "country", "timezone", "external_id")
 UPSERT_ATTEMPTS = 3

@@ -135,17 +135,17 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "contacts.api.auth.ApiKeyAuthentication",
+        "segflow.api.auth.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "contacts.api.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "segflow.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "contacts.api.schema.SegflowAutoSchema",
-    "EXCEPTION_HANDLER": "contacts.api.errors.exception_handler",
-    "DEFAULT_RENDERER_CLASSES": ["contacts.api.renderers.SafeJSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "segflow.api.schema.SegflowAutoSchema",
+    "EXCEPTION_HANDLER": "segflow.api.errors.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["segflow.api.renderers.SafeJSONRenderer"],
     # The API speaks JSON; an upload endpoint declares MultiPartParser on its own view.
-    "DEFAULT_PARSER_CLASSES": ["contacts.api.parsers.StorableJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["segflow.api.parsers.StorableJSONParser"],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {

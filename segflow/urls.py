@@ -18,4 +18,4 @@ urlpatterns = [
     path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
-handler404 = "contacts.api.errors.not_found"
+handler404 = "segflow.api.errors.not_found"

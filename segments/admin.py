@@ -7,9 +7,10 @@ from segments.models import (
     SegmentDailyStats,
     SegmentMembership,
     SegmentTransition,
+    TransitionConsumer,
 )
-from segments.schema import validate_conditions
 from segments.services import EDITABLE, segment_create, segment_update
+from segments.validation import validate_conditions
 
 
 class SegmentAdminForm(forms.ModelForm):
@@ -64,9 +65,14 @@ class SegmentMembershipAdmin(ReadOnlyAdmin):
 
 @admin.register(SegmentTransition)
 class SegmentTransitionAdmin(ReadOnlyAdmin):
-    list_display = ["segment", "contact", "kind", "occurred_at", "dispatched_at"]
+    list_display = ["segment", "contact", "kind", "occurred_at", "xact_id"]
     list_filter = ["kind", "segment"]
     raw_id_fields = ["contact"]
+
+
+@admin.register(TransitionConsumer)
+class TransitionConsumerAdmin(ReadOnlyAdmin):
+    list_display = ["name", "last_transition_id", "last_xact_id", "updated_at"]
 
 
 @admin.register(SegmentDailyStats)

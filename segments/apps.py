@@ -7,9 +7,13 @@ class SegmentsConfig(AppConfig):
 
     def ready(self) -> None:
         from contacts.field_usage import custom_field_readers_requested
+        from contacts.selectors import contact_list_filters
         from contacts.signals import contacts_changed
         from segments.field_readers import segments_reading_field
         from segments.scheduler import on_contacts_changed
+        from segments.selectors import contacts_in_segment
+
+        contact_list_filters["segment"] = contacts_in_segment
 
         contacts_changed.connect(on_contacts_changed, dispatch_uid="segments.contacts_changed")
         custom_field_readers_requested.connect(

@@ -5,7 +5,7 @@
 is a single SQL query: fields are columns or typed JSON values, events, tags, subscriptions
 and memberships are (correlated) subqueries, every value a bound parameter. Every leaf is
 true or false, never NULL, so `{"not": X}` is exactly the complement of X. The tree must be
-valid (segments.schema.validate_conditions).
+valid (segments.validation.validate_conditions).
 """
 
 import datetime as dt
@@ -77,8 +77,8 @@ def _email(node: Mapping, context: CompileContext) -> Q:
 
 
 def segment_membership_q(segment_id: int) -> Q:
-    current = SegmentMembership.objects.filter(
-        segment_id=segment_id, contact_id=OuterRef("pk"), left_at__isnull=True
+    current = SegmentMembership.objects.current().filter(
+        segment_id=segment_id, contact_id=OuterRef("pk")
     )
     return Q(Exists(current))
 

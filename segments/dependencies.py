@@ -5,7 +5,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from segments.models import Segment
-from segments.schema import dependencies
+from segments.validation import dependencies
 
 # Every stored event advances last_activity_at, so a tree reading it depends on every event.
 EVERY_EVENT = "event:*"

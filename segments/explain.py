@@ -100,8 +100,8 @@ def _actual_values(node: Mapping, context: CompileContext) -> dict:
         case "email":
             return {"count": event_count(email_events(node, now=context.now))}
         case "segment":
-            current = SegmentMembership.objects.filter(
-                segment_id=node["segment"], contact_id=OuterRef("pk"), left_at__isnull=True
+            current = SegmentMembership.objects.current().filter(
+                segment_id=node["segment"], contact_id=OuterRef("pk")
             )
             return {
                 "member": Exists(current),

@@ -8,8 +8,8 @@ from django.utils.timezone import now
 class Segment(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
-    conditions = models.JSONField(help_text="Condition tree (design §4)")
-    # Derived from `conditions` when saved (segments.schema), so schedulers can query them.
+    conditions = models.JSONField(help_text="Condition tree: see docs/segments.md")
+    # Derived from `conditions` when saved (segments.validation), so schedulers can query them.
     depends_on = models.ManyToManyField(
         "self", symmetrical=False, related_name="dependents", blank=True
     )
@@ -23,6 +23,10 @@ class Segment(models.Model):
         default=300, help_text="Seconds between re-evaluations of a time-relative segment"
     )
     size = models.IntegerField(default=0)
+    # Set when an evaluation fails (a condition that cannot run): the segment is skipped by
+    # background evaluation until its conditions change. Cleared by a successful evaluation.
+    failed_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.TextField(blank=True, default="")
     last_evaluated_at = models.DateTimeField(null=True, blank=True)
     next_evaluation_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=now, editable=False)
@@ -36,6 +40,12 @@ class Segment(models.Model):
         return self.name
 
 
+class MembershipQuerySet(models.QuerySet):
+    def current(self) -> "MembershipQuerySet":
+        """Stays not yet ended: the segment's members now."""
+        return self.filter(left_at__isnull=True)
+
+
 class SegmentMembership(models.Model):
     """One stay of a contact in a segment; `left_at` is null while the contact is in."""
 
@@ -45,6 +55,8 @@ class SegmentMembership(models.Model):
     )
     entered_at = models.DateTimeField()
     left_at = models.DateTimeField(null=True, blank=True)
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -71,25 +83,59 @@ class TransitionKind(models.TextChoices):
     LEFT = "left"
 
 
+class TransactionId(models.Func):
+    """The id of the inserting transaction (PostgreSQL's txid_current()), as a column default.
+
+    A transition's id is taken when it is inserted, not when it commits, so a reader that
+    followed ids alone could pass over a row whose transaction commits later. Readers of the
+    feed (segments.feed) order by (xact_id, id) instead and read only rows of transactions
+    older than every transaction still running. SQLite runs one writer at a time: 0 there.
+    """
+
+    function = "txid_current"
+    template = "%(function)s()"
+    output_field = models.BigIntegerField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return "0", []
+
+
 class SegmentTransition(models.Model):
-    """Outbox of membership changes: written in the evaluation's transaction, consumed by flows."""
+    """Outbox of membership changes, written in the evaluation's transaction and read by any
+    number of consumers (flows, outgoing webhooks, reports), each at its own cursor
+    (TransitionConsumer, segments.feed)."""
 
     segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="transitions")
-    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")
+    # No database constraint: the `left` transitions of a deleted contact outlive it, so
+    # consumers still hear that it left.
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
     kind = models.CharField(max_length=8, choices=TransitionKind.choices)
     occurred_at = models.DateTimeField()
-    dispatched_at = models.DateTimeField(null=True, blank=True)
+    xact_id = models.BigIntegerField(db_default=TransactionId(), editable=False)
 
     class Meta:
         indexes = [
-            models.Index(
-                fields=["id"], condition=Q(dispatched_at__isnull=True), name="transition_pending"
-            ),
+            models.Index(fields=["xact_id", "id"], name="transition_feed_order"),
             models.Index(fields=["segment", "occurred_at"], name="transition_segment_time"),
         ]
 
     def __str__(self) -> str:
         return f"{self.contact_id} {self.kind} {self.segment_id}"
+
+
+class TransitionConsumer(models.Model):
+    """One reader of the transitions feed and how far it has read: the position of the last
+    transition it consumed, advanced in the consumer's own transaction (segments.feed)."""
+
+    name = models.SlugField(max_length=100, unique=True)
+    last_xact_id = models.BigIntegerField(default=0)
+    last_transition_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.last_transition_id}"
 
 
 class SegmentDailyStats(models.Model):

@@ -1,4 +1,4 @@
-"""The condition language's vocabulary (design §4): operators per field type and the parsing
+"""The condition language's vocabulary (docs/segments.md): operators per field type and the parsing
 of the values they take. Shared by validation, the compiler, explain and the docs."""
 
 import datetime as dt

@@ -168,7 +168,7 @@ def segments_recount_sizes(graph: DependencyGraph) -> None:
     evaluations lock segment rows, so a worker recounting and a worker evaluating queue
     instead of deadlocking (one UPDATE of all rows locked them in heap order)."""
     for segment in graph.ordered(Segment.objects.only("pk")):
-        current = SegmentMembership.objects.filter(segment=segment.pk, left_at__isnull=True)
+        current = SegmentMembership.objects.current().filter(segment=segment.pk)
         Segment.objects.filter(pk=segment.pk).update(
             size=Coalesce(
                 Subquery(current.order_by().values("segment").annotate(n=Count("pk")).values("n")),

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from contacts.models import Contact
 from contacts.selectors import contact_list
 from segments.compiler import compile_conditions
-from segments.models import Segment, SegmentDailyStats
+from segments.models import Segment, SegmentDailyStats, SegmentMembership
 
 PREVIEW_SAMPLE_SIZE = 10
 
@@ -15,6 +15,13 @@ PREVIEW_SAMPLE_SIZE = 10
 def segment_matching_contacts(*, conditions: object, now: dt.datetime) -> QuerySet[Contact]:
     """Contacts the (validated) tree matches at `now`, as one query."""
     return Contact.objects.filter(compile_conditions(conditions, now=now))
+
+
+def contacts_in_segment(contacts: QuerySet[Contact], segment_id: int) -> QuerySet[Contact]:
+    """`contacts` narrowed to the segment's current members (the contact list's `segment`
+    filter, registered in SegmentsConfig.ready)."""
+    current = SegmentMembership.objects.current().filter(segment_id=segment_id)
+    return contacts.filter(pk__in=current.values("contact_id"))
 
 
 def segment_members(*, segment: Segment) -> QuerySet[Contact]:

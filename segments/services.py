@@ -7,11 +7,11 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from contacts.errors import InvalidInput
+from segflow.errors import InvalidInput
 from segments.dependencies import dependency_keys
 from segments.models import Segment
 from segments.scheduler import segment_queue_refresh
-from segments.schema import is_time_relative, segment_references, validate_conditions_or_raise
+from segments.validation import is_time_relative, segment_references, validate_conditions_or_raise
 
 # If the queued first evaluation is lost (broker down), the periodic task runs it instead.
 FIRST_EVALUATION_GRACE = dt.timedelta(minutes=2)

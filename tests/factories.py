@@ -21,6 +21,7 @@ from segments.models import (
     SegmentDailyStats,
     SegmentMembership,
     SegmentTransition,
+    TransitionConsumer,
 )
 
 
@@ -147,3 +148,10 @@ class PendingContactChangeFactory(factory.django.DjangoModelFactory):
     contact_ids = factory.LazyFunction(lambda: [ContactFactory().pk])
     contact_count = factory.LazyAttribute(lambda row: len(row.contact_ids))
     changes = factory.LazyFunction(lambda: ["field:country"])
+
+
+class TransitionConsumerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TransitionConsumer
+
+    name = factory.Sequence(lambda n: f"consumer-{n}")

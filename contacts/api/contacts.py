@@ -5,12 +5,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contacts.api import examples
-from contacts.api.pagination import PageNumberPagination, paginated_response
-from contacts.api.params import int_param, text_param
-from contacts.api.serializers import ContactInputSerializer, ContactOutputSerializer
+from contacts.api.serializers import ContactInputSerializer
 from contacts.models import Contact
+from contacts.representations import ContactOutputSerializer
 from contacts.selectors import contact_list
 from contacts.services import contact_delete, contact_update, contact_upsert
+from segflow.api.pagination import PageNumberPagination, paginated_response
+from segflow.api.params import int_param, text_param
 
 
 def _contact(pk: int) -> Contact:

@@ -5,9 +5,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contacts.api import examples
-from contacts.api.pagination import PageNumberPagination, paginated_response
-from contacts.api.params import datetime_param, int_param, text_param
-from contacts.api.parsers import ParsedJSONParser
 from contacts.api.serializers import (
     EventAcceptedSerializer,
     EventBatchInputSerializer,
@@ -15,9 +12,12 @@ from contacts.api.serializers import (
     EventInputSerializer,
     EventOutputSerializer,
 )
-from contacts.errors import InvalidInput
 from contacts.ingest import MAX_BATCH, event_parse, events_ingest
 from contacts.selectors import event_list
+from segflow.api.pagination import PageNumberPagination, paginated_response
+from segflow.api.params import datetime_param, int_param, text_param
+from segflow.api.parsers import ParsedJSONParser
+from segflow.errors import InvalidInput
 
 
 class EventListApi(APIView):

@@ -6,13 +6,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contacts.api import examples
-from contacts.api.pagination import PageNumberPagination, paginated_response
-from contacts.api.schema import REFUSED
 from contacts.api.serializers import CustomFieldInputSerializer, CustomFieldOutputSerializer
-from contacts.errors import InvalidInput
 from contacts.field_usage import custom_field_check_unused
 from contacts.models import Contact, CustomField
 from contacts.services import custom_field_delete
+from segflow.api.pagination import PageNumberPagination, paginated_response
+from segflow.api.schema import REFUSED
+from segflow.errors import InvalidInput
 
 
 class FieldListApi(APIView):

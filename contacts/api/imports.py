@@ -10,12 +10,12 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from contacts.api.pagination import PageNumberPagination, paginated_response
 from contacts.csv_import import contact_import_create, contact_import_enqueue
 from contacts.csv_mapping import split_tags
-from contacts.errors import InvalidInput
-from contacts.json_input import find_unstorable_string
 from contacts.models import ContactImport
+from segflow.api.pagination import PageNumberPagination, paginated_response
+from segflow.errors import InvalidInput
+from segflow.json_input import find_unstorable_string
 
 _MB = 1024 * 1024
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")

@@ -1,51 +1,13 @@
 """Input and output shapes of the contacts API. Input serializers validate and normalise via
 contacts.builtins and contacts.field_types, which the CSV import and webhooks share."""
 
-from collections.abc import Mapping
-
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from contacts import builtins
 from contacts.field_types import KEY_PATTERN, field_definitions, normalize_custom_fields
-from contacts.models import Contact, CustomField, Event, FieldType
-
-
-class StrictSerializer(serializers.Serializer):
-    """Rejects keys it does not know (a typo must not be silently dropped); keys listed in
-    `ignored_keys` (read-only ones echoed back from a response) are skipped."""
-
-    ignored_keys: frozenset[str] = frozenset()
-
-    def to_internal_value(self, data):
-        unknown = {}
-        if isinstance(data, Mapping):
-            allowed = set(self.fields) | self.ignored_keys
-            unknown = {
-                str(key): [f"Unknown key. Allowed: {', '.join(sorted(self.fields))}."]
-                for key in data
-                if key not in allowed
-            }
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            if unknown and isinstance(exc.detail, dict):
-                exc.detail.update(unknown)
-            raise
-        if unknown:
-            raise serializers.ValidationError(unknown)
-        return value
-
-
-class StrictCharField(serializers.CharField):
-    """A string, never a number coerced into one: `"first_name": 42` is a client mistake."""
-
-    default_error_messages = {"invalid": "Must be a string."}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
+from contacts.models import CustomField, Event, FieldType
+from segflow.api.serializers import StrictCharField, StrictSerializer
 
 
 @extend_schema_field(
@@ -166,32 +128,6 @@ class ContactInputSerializer(StrictSerializer):
         fields = data.pop("fields", None)
         tags = data.pop("tags", None)
         return data, fields, tags
-
-
-class ContactOutputSerializer(serializers.ModelSerializer):
-    tags = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Contact
-        fields = [
-            "id",
-            "email",
-            "first_name",
-            "last_name",
-            "country",
-            "timezone",
-            "external_id",
-            "fields",
-            "tags",
-            "lead_score",
-            "email_status",
-            "last_activity_at",
-            "created_at",
-            "updated_at",
-        ]
-
-    def get_tags(self, contact) -> list[str]:
-        return sorted((tag.name for tag in contact.tags.all()), key=str.lower)
 
 
 class CustomFieldInputSerializer(StrictSerializer):

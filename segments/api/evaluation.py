@@ -7,10 +7,10 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from contacts.api.params import bool_param, int_param
-from contacts.api.serializers import ContactOutputSerializer
-from contacts.errors import InvalidInput
 from contacts.models import Contact
+from contacts.representations import ContactOutputSerializer
+from segflow.api.params import bool_param, int_param
+from segflow.errors import InvalidInput
 from segments.api.segments import segment_or_404
 from segments.api.serializers import (
     EvaluationOutputSerializer,
@@ -20,8 +20,8 @@ from segments.api.serializers import (
 )
 from segments.explain import explain_contact
 from segments.scheduler import segment_evaluate_now, segment_queue_refresh
-from segments.schema import validate_conditions_or_raise
 from segments.selectors import segment_preview
+from segments.validation import validate_conditions_or_raise
 
 
 class SegmentEvaluateApi(APIView):
@@ -86,7 +86,7 @@ class SegmentExplainApi(APIView):
             tree = explain_contact(segment.conditions, contact_id=contact_id, now=timezone.now())
         except Contact.DoesNotExist:
             raise InvalidInput.single("contact", f"No contact with id {contact_id}.") from None
-        member = segment.memberships.filter(contact_id=contact_id, left_at__isnull=True)
+        member = segment.memberships.current().filter(contact_id=contact_id)
         return Response(
             {
                 "segment": segment.pk,

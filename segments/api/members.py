@@ -3,9 +3,9 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.views import APIView
 
-from contacts.api.pagination import PageNumberPagination, paginated_response
-from contacts.api.params import date_param
-from contacts.api.serializers import ContactOutputSerializer
+from contacts.representations import ContactOutputSerializer
+from segflow.api.pagination import PageNumberPagination, paginated_response
+from segflow.api.params import date_param
 from segments.api.segments import segment_or_404
 from segments.api.serializers import DailyStatsOutputSerializer
 from segments.selectors import segment_history, segment_members

@@ -6,14 +6,14 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from contacts.api.errors import flatten_errors
-from contacts.api.pagination import PageNumberPagination, paginated_response
-from contacts.api.schema import REFUSED
-from contacts.errors import InvalidInput
+from segflow.api.errors import flatten_errors
+from segflow.api.pagination import PageNumberPagination, paginated_response
+from segflow.api.schema import REFUSED
+from segflow.errors import InvalidInput
 from segments.api.serializers import SegmentInputSerializer, SegmentOutputSerializer
 from segments.models import Segment
-from segments.schema import validate_conditions
 from segments.services import segment_create, segment_delete, segment_update
+from segments.validation import validate_conditions
 
 
 def segment_or_404(pk: int) -> Segment:

@@ -4,7 +4,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from contacts.api.serializers import ContactOutputSerializer, StrictSerializer
+from contacts.representations import ContactOutputSerializer
+from segflow.api.serializers import StrictSerializer
 from segments.models import Segment, SegmentDailyStats
 from segments.selectors import PREVIEW_SAMPLE_SIZE
 
@@ -13,9 +14,12 @@ MAX_REFRESH_INTERVAL = 7 * 24 * 3600
 MAX_PREVIEW_SAMPLE = 100
 
 
+CONDITIONS_HELP = "Condition tree; its operators and their meaning are in docs/segments.md."
+
+
 @extend_schema_field(OpenApiTypes.OBJECT)
 class ConditionsField(serializers.JSONField):
-    """A condition tree (design §4); validated by segments.schema, errors keyed by path."""
+    """A condition tree (docs/segments.md), validated by segments.validation."""
 
 
 class SegmentInputSerializer(StrictSerializer):
@@ -34,7 +38,7 @@ class SegmentInputSerializer(StrictSerializer):
 
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
-    conditions = ConditionsField(help_text="Condition tree (design §4).")
+    conditions = ConditionsField(help_text=CONDITIONS_HELP)
     refresh_interval = serializers.IntegerField(
         required=False,
         min_value=MIN_REFRESH_INTERVAL,
@@ -81,7 +85,7 @@ class ExplainOutputSerializer(serializers.Serializer):
 
 
 class PreviewInputSerializer(StrictSerializer):
-    conditions = ConditionsField(help_text="Condition tree (design §4).")
+    conditions = ConditionsField(help_text=CONDITIONS_HELP)
     sample_size = serializers.IntegerField(
         required=False, min_value=0, max_value=MAX_PREVIEW_SAMPLE, default=PREVIEW_SAMPLE_SIZE
     )

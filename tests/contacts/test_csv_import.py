@@ -9,9 +9,9 @@ from contacts.csv_import import (
     contact_import_process,
     contact_imports_reset_stuck,
 )
-from contacts.errors import InvalidInput
 from contacts.models import Contact, ContactImport, ImportStatus
 from contacts.signals import contacts_changed
+from segflow.errors import InvalidInput
 from tests.factories import ContactFactory, ContactImportFactory, CustomFieldFactory
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-from contacts.api.parsers import ParsedJSONParser, StorableJSONParser
-from contacts.json_input import MAX_DEPTH, find_unstorable_value, storable_json
+from segflow.api.parsers import ParsedJSONParser, StorableJSONParser
+from segflow.json_input import MAX_DEPTH, find_unstorable_value, storable_json
 
 
 def _nested_lists(levels: int, inner: object = 1) -> object:

@@ -24,7 +24,7 @@ from contacts.models import (
 from segments.compiler import compile_conditions
 from segments.explain import explain_contact
 from segments.models import Segment, SegmentMembership
-from segments.schema import validate_conditions
+from segments.validation import validate_conditions
 from tests.segments.reference import RefContact, RefEvent, World, evaluate
 
 pytestmark = pytest.mark.django_db

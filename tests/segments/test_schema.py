@@ -1,6 +1,6 @@
 import pytest
 
-from segments.schema import MAX_DEPTH, MAX_NODES, ConditionError, validate_conditions
+from segments.validation import MAX_DEPTH, MAX_NODES, ConditionError, validate_conditions
 from tests.factories import CustomFieldFactory, SegmentFactory, SubscriptionTopicFactory
 
 pytestmark = pytest.mark.django_db
@@ -286,8 +286,8 @@ def test_text_custom_fields_take_any_string(custom_fields):
 
 
 def test_validate_or_raise_raises_invalid_input_keyed_by_path():
-    from contacts.errors import InvalidInput
-    from segments.schema import validate_conditions_or_raise
+    from segflow.errors import InvalidInput
+    from segments.validation import validate_conditions_or_raise
 
     with pytest.raises(InvalidInput) as raised:
         validate_conditions_or_raise({"all": [field("nope", "eq", "x")]}, path="exit_when")

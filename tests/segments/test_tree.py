@@ -1,4 +1,4 @@
-from segments.schema import dependencies, is_time_relative, segment_references
+from segments.validation import dependencies, is_time_relative, segment_references
 
 TREE = {
     "all": [

@@ -8,8 +8,8 @@ from contacts.csv_import import (
     contact_import_create,
     contact_import_process,
 )
-from contacts.errors import InvalidInput
 from contacts.models import ContactImport, ImportStatus
+from segflow.errors import InvalidInput
 
 
 class Command(BaseCommand):

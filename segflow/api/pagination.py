@@ -1,6 +1,6 @@
 from rest_framework import pagination
 
-from contacts.errors import InvalidInput
+from segflow.errors import InvalidInput
 
 
 class PageNumberPagination(pagination.PageNumberPagination):

@@ -1,4 +1,4 @@
-"""Validation of condition trees (design §4): every error at once, each with its JSON path.
+"""Validation of condition trees (docs/segments.md): every error at once, each with its JSON path.
 
 `validate_conditions` reads the custom field definitions, the subscription topics and the
 stored conditions of referenced segments (for cycles): a few queries per call, none per node.
@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from contacts.builtins import BUILTIN_FIELD_TYPES, normalize_tag_name
-from contacts.errors import InvalidInput
 from contacts.event_input import EVENT_NAME_MAX_LENGTH, EVENT_NAME_PATTERN
 from contacts.field_types import field_definitions
 from contacts.models import CustomField, EmailStatus, SubscriptionTopic
+from segflow.errors import InvalidInput
 from segments import operators as ops
 from segments.cycles import segment_reference_problems
 from segments.tree import (

@@ -1,6 +1,6 @@
 """Client errors as JSON: `{"detail": ..., "errors": [{"path": "fields.plan", "message": ...}]}`.
 
-Validation errors name the JSON path of each bad value (design §4), so every endpoint answers
+Validation errors name the JSON path of each bad value, so every endpoint answers
 bad input the same way.
 """
 
@@ -11,7 +11,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from contacts.errors import InvalidInput
+from segflow.errors import InvalidInput
 
 
 def flatten_errors(detail, path: str = "") -> list[dict[str, str]]:

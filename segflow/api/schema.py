@@ -1,6 +1,6 @@
 """OpenAPI generation that tells the truth about errors and request bodies.
 
-Every operation documents the error answers it can give (contacts.api.errors shapes them):
+Every operation documents the error answers it can give (segflow.api.errors shapes them):
 400 `{"detail", "errors": [{"path", "message"}]}` when it reads a body or a query string,
 401 when it needs an API key, 403 when a session-cookie caller can fail the CSRF check,
 404 when it has a path parameter or pages a list, 415 when it reads a body. Serializers that
@@ -14,7 +14,7 @@ from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 
-from contacts.api.serializers import StrictSerializer
+from segflow.api.serializers import StrictSerializer
 
 
 class ErrorItemSerializer(serializers.Serializer):
@@ -49,7 +49,7 @@ class SegflowAutoSchema(AutoSchema):
     def _get_parameters(self):
         parameters = super()._get_parameters()
         for parameter in parameters:
-            # Our query-string readers (contacts.api.params, the paginator) take an empty
+            # Our query-string readers (segflow.api.params, the paginator) take an empty
             # optional parameter (`?contact=`) as not given.
             if parameter["in"] == "query" and not parameter.get("required"):
                 parameter["allowEmptyValue"] = True

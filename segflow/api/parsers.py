@@ -5,7 +5,7 @@ import orjson
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser, get_encoding
 
-from contacts.json_input import find_unstorable_value
+from segflow.json_input import find_unstorable_value
 
 # orjson turns an integer beyond 64 bits into a float, silently, where Python's json keeps an
 # int. Integers of up to 18 digits always fit; digits are counted anywhere, strings included.

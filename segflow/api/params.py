@@ -4,8 +4,8 @@ import datetime as dt
 
 from django.utils.dateparse import parse_date
 
-from contacts.errors import InvalidInput
 from contacts.field_types import parse_datetime_value
+from segflow.errors import InvalidInput
 
 MAX_DB_INT = 2**63 - 1
 

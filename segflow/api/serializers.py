@@ -1,0 +1,42 @@
+"""Serializer bases every API shares: unknown keys are refused, strings are never coerced."""
+
+from collections.abc import Mapping
+
+from rest_framework import serializers
+
+
+class StrictSerializer(serializers.Serializer):
+    """Rejects keys it does not know (a typo must not be silently dropped); keys listed in
+    `ignored_keys` (read-only ones echoed back from a response) are skipped."""
+
+    ignored_keys: frozenset[str] = frozenset()
+
+    def to_internal_value(self, data):
+        unknown = {}
+        if isinstance(data, Mapping):
+            allowed = set(self.fields) | self.ignored_keys
+            unknown = {
+                str(key): [f"Unknown key. Allowed: {', '.join(sorted(self.fields))}."]
+                for key in data
+                if key not in allowed
+            }
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                exc.detail.update(unknown)
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+class StrictCharField(serializers.CharField):
+    """A string, never a number coerced into one: `"first_name": 42` is a client mistake."""
+
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
