@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from segments import scheduler
+from segments import drain, scheduler
 from segments.models import Segment
 
 
@@ -17,13 +17,13 @@ def refresh_segments(segment_ids: list[int]) -> None:
 @shared_task
 def process_contact_changes() -> None:
     """Drain the pending contact changes (queued by every contacts_changed)."""
-    scheduler.contact_changes_process(now=timezone.now())
+    drain.contact_changes_drain(now=timezone.now())
 
 
 @shared_task
 def sweep_contact_changes() -> None:
     """Beat, every minute: drain contact changes whose queued run was lost."""
-    scheduler.contact_changes_process(now=timezone.now())
+    drain.contact_changes_drain(now=timezone.now())
 
 
 @shared_task
