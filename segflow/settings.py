@@ -5,6 +5,7 @@ Celery transport on the filesystem, so `make run` needs no services.
 """
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -86,11 +87,25 @@ TEMPLATES = [
     },
 ]
 
+
 # --- Database -------------------------------------------------------------------------------
+def process_role(argv: list[str]) -> str:
+    """What this process is, from its command line: each kind gets its own connection policy."""
+    path, args = Path(argv[0] if argv else ""), argv[1:]
+    program = path.parent.name if path.name == "__main__.py" else path.name  # python -m celery
+    if program == "gunicorn":
+        return "web"
+    if program == "celery":
+        return "beat" if "beat" in args else "worker"
+    if args[:1] == ["runserver"]:
+        return "devserver"
+    return "command"
+
+
+PROCESS_ROLE = process_role(sys.argv)
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'segflow.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets the web process read while the worker writes; IMMEDIATE transactions plus a
         # busy timeout make writers queue instead of failing with "database is locked".
@@ -102,6 +117,26 @@ else:
     # JIT compiles each segment query anew and the planner overestimates correlated event
     # subqueries, so JIT cost ~200-300 ms per evaluation and saved nothing (bench/segments.py).
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+    # Operators (and the connection-budget test) tell the processes apart in pg_stat_activity.
+    DATABASES["default"]["OPTIONS"]["application_name"] = os.environ.get(
+        "DATABASE_APPLICATION_NAME", f"segflow-{PROCESS_ROLE}"
+    )
+    # The dev server starts a thread per request: one persistent connection each exhausted
+    # PostgreSQL under load, so it borrows from a bounded pool and requests queue for it.
+    # gunicorn's sync workers and Celery's threads are bounded already: one persistent
+    # connection each (README "Production" has the budget).
+    pool_max_size = int(
+        os.environ.get("DATABASE_POOL_MAX_SIZE", 4 if PROCESS_ROLE == "devserver" else 0)
+    )
+    if pool_max_size > 0:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django returns pooled connections instead.
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": 1,
+            "max_size": pool_max_size,
+            "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", 30)),
+        }
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DATABASE_CONN_MAX_AGE", 60))
     DATABASES["default"].setdefault("TEST", {})
     if os.environ.get("TEST_DATABASE_NAME"):
         DATABASES["default"]["TEST"]["NAME"] = os.environ["TEST_DATABASE_NAME"]
@@ -198,6 +233,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Safety net: drains contact changes whose queued task was lost.
     "segments-sweep-contact-changes": {
         "task": "segments.tasks.sweep_contact_changes",
+        "schedule": 60.0,
+    },
+    # Safety net: wakes the transitions feed's consumers whose wake-up was lost.
+    "segments-wake-transition-consumers": {
+        "task": "segments.tasks.wake_transition_consumers",
         "schedule": 60.0,
     },
 }

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -51,3 +53,60 @@ def test_embedded_broker_keeps_its_files_under_the_runtime_directory(tmp_path):
     folders = {key: value for key, value in options.items() if "folder" in key}
     assert set(folders) >= {"data_folder_in", "data_folder_out", "control_folder"}
     assert all(Path(folder).is_relative_to(tmp_path / "var") for folder in folders.values())
+
+
+def _database_settings(argv: list[str], **env: str) -> dict:
+    """settings.DATABASES["default"] as the process started by `argv` sees it."""
+    script = (
+        f"import json, sys; sys.argv = {argv!r}; import segflow.settings as s; "
+        "db = s.DATABASES['default']; "
+        "print(json.dumps({'max_age': db['CONN_MAX_AGE'], 'options': db['OPTIONS']}))"
+    )
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("DATABASE_")}
+    environ.update(DATABASE_URL="postgres://postgres@127.0.0.1:5432/segflow", **env)
+    printed = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=environ,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(printed)
+
+
+def test_dev_server_borrows_from_a_bounded_pool_instead_of_one_connection_per_thread():
+    database = _database_settings(["manage.py", "runserver", "--noreload"])
+
+    assert database["max_age"] == 0
+    assert database["options"]["pool"]["max_size"] == 4
+    assert database["options"]["application_name"] == "segflow-devserver"
+
+
+@pytest.mark.parametrize(
+    ("argv", "name"),
+    [
+        ([".venv/bin/gunicorn", "segflow.wsgi"], "segflow-web"),
+        ([".venv/bin/celery", "-A", "segflow", "worker"], "segflow-worker"),
+        (["/usr/lib/python3/site-packages/celery/__main__.py", "worker"], "segflow-worker"),
+    ],
+)
+def test_bounded_servers_keep_one_persistent_connection_per_worker(argv, name):
+    database = _database_settings(argv)
+
+    assert database["max_age"] == 60
+    assert "pool" not in database["options"]
+    assert database["options"]["application_name"] == name
+
+
+def test_connection_policy_is_set_by_environment():
+    pooled = _database_settings(
+        [".venv/bin/gunicorn"], DATABASE_POOL_MAX_SIZE="8", DATABASE_APPLICATION_NAME="edge"
+    )
+    unpooled = _database_settings(
+        ["manage.py", "runserver"], DATABASE_POOL_MAX_SIZE="0", DATABASE_CONN_MAX_AGE="0"
+    )
+
+    assert (pooled["max_age"], pooled["options"]["pool"]["max_size"]) == (0, 8)
+    assert pooled["options"]["application_name"] == "edge"
+    assert (unpooled["max_age"], "pool" in unpooled["options"]) == (0, False)
