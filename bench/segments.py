@@ -26,11 +26,13 @@ from urllib.parse import urlparse
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ingest_report import load_average  # noqa: E402
+from bench.segments_backlog import backlog_phase  # noqa: E402
 from bench.segments_data import Dataset, dataset_ensure  # noqa: E402
 from bench.segments_phases import (  # noqa: E402
     evaluation_phase,
     live_phase,
     memory_phase,
+    mixed_live_phase,
     naive_phase,
     segment_create,
     select_phase,
@@ -60,6 +62,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skip-live", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--mix-segments", type=int, default=100, help="mixed segments")
+    parser.add_argument("--backlog-contacts", type=int, default=100_000)
+    parser.add_argument("--mix-rate", type=float, default=1000.0, help="events/s, mixed live")
+    parser.add_argument("--skip-backlog", action="store_true")
+    parser.add_argument("--skip-mix-live", action="store_true")
     args = parser.parse_args()
     if args.quick:
         args.contacts = min(args.contacts, 20_000)
@@ -69,6 +76,9 @@ def parse_args() -> argparse.Namespace:
         args.naive_contacts = min(args.naive_contacts, 2_000)
         args.live_seconds = min(args.live_seconds, 12.0)
         args.crossing = min(args.crossing, 24)
+        args.mix_segments = min(args.mix_segments, 20)
+        args.backlog_contacts = min(args.backlog_contacts, 2_000)
+        args.mix_rate = min(args.mix_rate, 200.0)
     return args
 
 
@@ -175,7 +185,15 @@ def main() -> None:
         naive = naive_phase(args.naive_contacts, dataset.anchor)
     live = None
     if not args.skip_live:
+        loads["live"] = load_average()
         live = live_phase(args, env, segment, var_dir)
+    backlog = mixed_live = None
+    if not args.skip_backlog:
+        loads["backlog"] = load_average()
+        backlog = backlog_phase(args, dataset)
+        if not args.skip_mix_live:
+            loads["mixed live"] = load_average()
+            mixed_live = mixed_live_phase(args, env, segment, var_dir)
     loads["end"] = load_average()
     connection.close()
 
@@ -189,6 +207,8 @@ def main() -> None:
         memory=memory,
         naive=naive,
         live=live,
+        backlog=backlog,
+        mixed_live=mixed_live,
     )
 
 

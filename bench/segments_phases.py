@@ -162,6 +162,27 @@ def naive_phase(count: int, now: dt.datetime) -> tuple[float, int, int]:
     return seconds, matches, compiled.filter(pk__in=ids).count()
 
 
+def mixed_live_phase(args, env: dict[str, str], segment, var_dir: str) -> dict:
+    """The live phase again with the backlog phase's mixed segments in place, at
+    `--mix-rate`: each is first evaluated at the wall clock (which also puts the next periodic
+    evaluation of the time-relative ones an interval ahead)."""
+    import argparse
+
+    from django.utils import timezone
+
+    from segments.evaluation import segment_evaluate
+    from segments.models import Segment
+
+    mixed = list(Segment.objects.filter(name__startswith="segbench mix"))
+    started = time.perf_counter()
+    for other in mixed:
+        segment_evaluate(segment=other, now=timezone.now())
+    catch_up_seconds = time.perf_counter() - started
+    at_mix_rate = argparse.Namespace(**{**vars(args), "rate": args.mix_rate})
+    result = live_phase(at_mix_rate, env, segment, var_dir)
+    return result | {"segments": len(mixed) + 1, "mixed_catch_up_seconds": catch_up_seconds}
+
+
 def live_phase(args, env: dict[str, str], segment, var_dir: str) -> dict:
     from django.utils import timezone
 
@@ -218,7 +239,10 @@ def live_phase(args, env: dict[str, str], segment, var_dir: str) -> dict:
             if process is not None:
                 process.stop()
         live.broker_purge()
-    errors = [line for line in log.read_text(errors="replace").splitlines() if "ERROR" in line]
+    lines = log.read_text(errors="replace").splitlines()
+    errors = [line for line in lines if "ERROR" in line]
+    if result.missing:
+        print("worker log, last lines:\n" + "\n".join(lines[-30:]), flush=True)
     return {
         "result": result,
         "catch_up": (catch_up_seconds, catch_up),
