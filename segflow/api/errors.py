@@ -4,8 +4,10 @@ Validation errors name the JSON path of each bad value, so every endpoint answer
 bad input the same way.
 """
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
+from django.urls import Resolver404, resolve
 from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -45,7 +47,18 @@ def _bad_request(errors: list[dict[str, str]]) -> Response:
     )
 
 
+def _too_large() -> Response:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / (1024 * 1024)
+    message = f"The request body is larger than the limit of {limit:g} MiB."
+    return Response(
+        {"detail": message, "errors": [{"path": "", "message": message}]},
+        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    )
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):  # raised by Django as DRF reads the body
+        return _too_large()
     if isinstance(exc, InvalidInput):
         return _bad_request(
             [{"path": path, "message": msg} for path, msgs in exc.errors.items() for msg in msgs]
@@ -69,5 +82,19 @@ def not_found(request, exception=None):
     """Django's 404 handler: URLs under /api/ that match no route (`/contacts/abc`) answer
     in the API's JSON shape too."""
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+        return JsonResponse(
+            {"detail": _not_found_hint(request.path)}, status=status.HTTP_404_NOT_FOUND
+        )
     return page_not_found(request, exception)
+
+
+def _not_found_hint(path: str) -> str:
+    """Names the URL meant when the only mistake is a trailing slash (`/api/v1/contacts/`)."""
+    without_slash = path.rstrip("/")
+    if without_slash == path:
+        return "Not found."
+    try:
+        resolve(without_slash)
+    except Resolver404:
+        return "Not found."
+    return f"Not found. API URLs have no trailing slash: {without_slash}"
