@@ -42,7 +42,9 @@ format: install
 	$(BIN)/ruff check --fix .
 
 test: install browser lint
-	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) \
+	@# Models against migrations only: an in-memory SQLite database always exists (the server's
+	@# `segflow` database may not, and Django warns when it cannot read its migration history).
+	DATABASE_URL=sqlite:///:memory: CELERY_BROKER_URL=$(TEST_REDIS_URL) \
 	  $(BIN)/python manage.py makemigrations --check --dry-run >/dev/null
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) \
 	  DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/pytest $(PYTEST_ARGS)

@@ -14,7 +14,8 @@ class Command(BaseCommand):
         if not name or len(name) > 100:
             raise CommandError("Give the key a name of 1 to 100 characters.")
         api_key, raw_key = api_key_create(name=name)
-        self.stderr.write(
+        # Plain stdout, the key alone on the last line: `... | tail -n 1` captures it.
+        self.stdout.write(
             f"Created API key #{api_key.pk} '{api_key.name}'. Store it now: it "
             "cannot be shown again. Use it as 'Authorization: Bearer <key>'."
         )
