@@ -1,7 +1,11 @@
+from django.http import HttpRequest
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from contacts.api_keys import api_key_check
+from contacts.models import ApiKey
+
+KEYWORD = "Bearer"
 
 
 class ApiKeyUser:
@@ -20,7 +24,7 @@ class ApiKeyUser:
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
-    keyword = "Bearer"
+    keyword = KEYWORD
 
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).split()
@@ -39,6 +43,16 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+def bearer_api_key(request: HttpRequest) -> ApiKey | None:
+    """The valid API key of a plain Django request's `Authorization: Bearer <key>`; None for
+    anything else (no header, another scheme, malformed, unknown or revoked), which
+    ApiKeyAuthentication then answers with its own 401."""
+    scheme, _, raw_key = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != KEYWORD.lower() or not raw_key or " " in raw_key:
+        return None
+    return api_key_check(raw_key)
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):

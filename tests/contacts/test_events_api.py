@@ -2,7 +2,9 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
+from contacts.api.events import EventListApi
 from contacts.models import Contact, Event
 from tests.factories import ContactFactory, EventFactory
 
@@ -53,6 +55,111 @@ def test_invalid_event_lists_every_error_and_stores_nothing(api):
     assert response.status_code == 400
     paths = {error["path"] for error in response.json()["errors"]}
     assert paths == {"email", "name", "occurred_at", "properties", "colour"}
+    assert not Event.objects.exists()
+
+
+def test_single_event_answers_as_drf_renders_it(api):
+    contact = ContactFactory(email="known@example.com")
+
+    response = api.post("/api/v1/events", {"email": "known@example.com", "name": "login"}, "json")
+
+    event = Event.objects.get(contact=contact)
+    expected = f'{{"id":{event.pk},"contact":{contact.pk},"duplicate":false}}'
+    assert (response.status_code, response.content.decode()) == (202, expected)
+    assert response["Content-Type"] == "application/json"
+    assert response["Allow"] == "GET, POST, HEAD, OPTIONS"
+
+
+def test_valid_single_event_skips_drf_request_machinery(api, monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("DRF's request was built for a plain single event")
+
+    monkeypatch.setattr(EventListApi, "initialize_request", fail)
+
+    response = api.post("/api/v1/events", {"email": "a@example.com", "name": "login"}, "json")
+
+    assert response.status_code == 202
+    assert response.json()["duplicate"] is False
+
+
+@pytest.mark.parametrize(
+    ("authorization", "detail"),
+    [
+        (None, "Authentication credentials were not provided."),
+        ("Bearer sf_unknown", "Invalid or revoked API key."),
+        ("Bearer", "Use the header 'Authorization: Bearer <key>'."),
+        ("Bearer a b", "Use the header 'Authorization: Bearer <key>'."),
+    ],
+)
+def test_single_event_without_a_valid_key_is_401_json(authorization, detail):
+    client = APIClient()
+    if authorization:
+        client.credentials(HTTP_AUTHORIZATION=authorization)
+
+    response = client.post("/api/v1/events", {"email": "a@example.com", "name": "x"}, "json")
+
+    assert (response.status_code, response.json()) == (401, {"detail": detail})
+    assert response["WWW-Authenticate"] == "Bearer"
+    assert not Event.objects.exists()
+
+
+def test_single_event_with_malformed_json_is_400_for_the_whole_body(api):
+    response = api.generic("POST", "/api/v1/events", b'{"name": ', content_type="application/json")
+
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["path"] == ""
+    assert error["message"].startswith("JSON parse error")
+
+
+def test_single_event_with_unstorable_value_is_400(api):
+    body = b'{"email": "a@example.com", "name": "x", "properties": {"k": "\\u0000"}}'
+
+    response = api.generic("POST", "/api/v1/events", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert "NUL characters" in response.json()["detail"]
+    assert not Event.objects.exists()
+
+
+def test_single_event_in_another_content_type_is_415(api):
+    response = api.generic("POST", "/api/v1/events", b"name=x", content_type="text/plain")
+
+    assert response.status_code == 415
+    assert response.json() == {"detail": 'Unsupported media type "text/plain" in request.'}
+
+
+def test_single_event_asking_for_html_is_406(api):
+    response = api.post(
+        "/api/v1/events", {"email": "a@example.com", "name": "x"}, "json", HTTP_ACCEPT="text/html"
+    )
+
+    assert response.status_code == 406
+    assert response.json() == {"detail": "Could not satisfy the request Accept header."}
+    assert not Event.objects.exists()
+
+
+def test_single_event_with_charset_and_json_accept_takes_the_same_answer(api):
+    response = api.generic(
+        "POST",
+        "/api/v1/events",
+        b'{"email": "a@example.com", "name": "login"}',
+        content_type="application/json; charset=utf-8",
+        HTTP_ACCEPT="application/json",
+    )
+
+    assert response.status_code == 202
+    assert response.json()["contact"] == Contact.objects.get(email="a@example.com").pk
+
+
+def test_single_event_from_a_logged_in_admin_needs_the_csrf_token(admin_user):
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+
+    response = client.post("/api/v1/events", {"email": "a@example.com", "name": "x"}, "json")
+
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["detail"]
     assert not Event.objects.exists()
 
 
