@@ -1,9 +1,12 @@
 from django import forms
 from django.contrib import admin
 from django.db import transaction
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
-from contacts import builtins
-from contacts.field_types import field_definitions, normalize_custom_fields
+from contacts.builtins import BUILTIN_INPUTS
+from contacts.contact_input import contact_input_clean
+from contacts.field_services import custom_field_delete
 from contacts.field_usage import custom_field_readers
 from contacts.models import (
     ApiKey,
@@ -16,74 +19,41 @@ from contacts.models import (
     SubscriptionTopic,
     Tag,
 )
-from contacts.services import contact_delete, custom_field_delete
+from contacts.services import contact_delete, contact_update, contact_upsert
 from contacts.signals import notify_contacts_changed
+from segflow.errors import InvalidInput
+
+# Columns Segflow maintains that a staff user may still correct by hand.
+ADMIN_ONLY_COLUMNS = ["email_status", "lead_score"]
+RECENT_EVENTS = 10
 
 
 class ContactAdminForm(forms.ModelForm):
-    """The admin is one more write path: it normalises like the API does."""
+    """The admin is one more write path: its values are cleaned like an API body
+    (contacts.contact_input) and written by contacts.services (ContactAdmin.save_model)."""
 
     class Meta:
         model = Contact
-        fields = [
-            "email",
-            "first_name",
-            "last_name",
-            "country",
-            "timezone",
-            "external_id",
-            "email_status",
-            "lead_score",
-            "fields",
-        ]
+        fields = [*BUILTIN_INPUTS, *ADMIN_ONLY_COLUMNS, "fields"]
 
-    def _normalize(self, name, function, **kwargs):
+    def clean(self):
+        cleaned = super().clean()
+        data = {key: cleaned[key] for key in BUILTIN_INPUTS if key in cleaned}
+        if "fields" in cleaned:
+            data["fields"] = cleaned["fields"] if cleaned["fields"] is not None else {}
         try:
-            return function(self.cleaned_data.get(name), **kwargs)
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from None
-
-    def clean_email(self):
-        value = self.cleaned_data.get("email")
-        return None if not value else self._normalize("email", builtins.normalize_email)
-
-    def clean_first_name(self):
-        return self._normalize("first_name", builtins.normalize_optional_text, max_length=150)
-
-    def clean_last_name(self):
-        return self._normalize("last_name", builtins.normalize_optional_text, max_length=150)
-
-    def clean_country(self):
-        return self._normalize("country", builtins.normalize_country)
-
-    def clean_timezone(self):
-        return self._normalize("timezone", builtins.normalize_timezone)
-
-    def clean_external_id(self):
-        return self._normalize("external_id", builtins.normalize_optional_text, max_length=255)
-
-    def clean_fields(self):
-        cleaned, errors = normalize_custom_fields(
-            self.cleaned_data.get("fields") or {}, definitions=field_definitions()
-        )
-        if errors:
-            raise forms.ValidationError(
-                [f"{path}: {msg}" for path, msgs in errors.items() for msg in msgs]
-            )
-        return {key: value for key, value in cleaned.items() if value is not None}
-
-
-def _contact_form_changes(form) -> set[str]:
-    """The contacts_changed kinds of an admin edit, as the API would announce them."""
-    changes = {f"field:{name}" for name in form.changed_data if name != "fields"}
-    if "fields" in form.changed_data:
-        before, after = form.initial.get("fields") or {}, form.cleaned_data.get("fields") or {}
-        changes |= {
-            f"fields.{key}"
-            for key in before.keys() | after.keys()
-            if before.get(key) != after.get(key)
-        }
-    return changes
+            clean = contact_input_clean(data)
+        except InvalidInput as exc:
+            for path, messages in exc.errors.items():
+                name = path.split(".", 1)[0]  # "fields.plan" is shown on the fields box
+                for message in messages:
+                    self.add_error(name, message if path == name else f"{path}: {message}")
+            return cleaned
+        cleaned.update(clean.values)
+        if clean.fields is not None:
+            # The box holds every value: a key it lacks is removed, not kept.
+            cleaned["fields"] = {k: v for k, v in clean.fields.items() if v is not None}
+        return cleaned
 
 
 class AnnouncesContactChanges:
@@ -130,11 +100,26 @@ class ContactAdmin(admin.ModelAdmin):
     ]
     list_filter = ["email_status", "country"]
     search_fields = ["email", "first_name", "last_name", "external_id"]
-    readonly_fields = ["created_at", "updated_at", "last_activity_at"]
+    readonly_fields = ["created_at", "updated_at", "last_activity_at", "recent_events"]
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        notify_contacts_changed([obj.pk], _contact_form_changes(form))
+        """Through contacts.services, as the API writes: they announce what changed."""
+        values = {name: form.cleaned_data[name] for name in [*BUILTIN_INPUTS, *ADMIN_ONLY_COLUMNS]}
+        if not change:
+            contact, _ = contact_upsert(values=values, fields=form.cleaned_data["fields"])
+            obj.pk = contact.pk
+        else:
+            before, after = form.initial.get("fields") or {}, form.cleaned_data["fields"]
+            contact_update(
+                contact=obj,
+                values={k: v for k, v in values.items() if form.initial.get(k) != v},
+                fields={
+                    key: after.get(key)
+                    for key in before.keys() | after.keys()
+                    if before.get(key) != after.get(key)
+                },
+            )
+        obj.refresh_from_db()
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -150,6 +135,30 @@ class ContactAdmin(admin.ModelAdmin):
         super().delete_queryset(request, queryset)
         notify_contacts_changed(contact_ids, ["deleted"])
 
+    @admin.display(description="Events")
+    def recent_events(self, obj) -> str:
+        """The latest few, and a link to all of them (a contact may have millions)."""
+        if obj.pk is None:
+            return "-"
+        events = Event.objects.filter(contact_id=obj.pk)
+        url = reverse("admin:contacts_event_changelist") + f"?contact__id__exact={obj.pk}"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (event.occurred_at, event.name, event.source)
+                for event in events.order_by("-occurred_at", "-pk")[:RECENT_EVENTS]
+            ),
+        )
+        return format_html(
+            "<table><tr><th>occurred at</th><th>name</th><th>source</th></tr>{}</table>"
+            '<a href="{}">All {} events</a>',
+            rows,
+            url,
+            events.count(),
+        )
+
+    # segments/admin.py adds the contact's current segments (contacts never reads them).
     inlines = [ContactTagInline]
     show_full_result_count = False
 

@@ -1,8 +1,10 @@
-"""Built-in contact fields: their types (for segments) and the normalisation of their values."""
+"""Built-in contact fields: their types (for segments) and the normalisation of their values,
+with the one table (`BUILTIN_INPUTS`) every contact write path cleans client values through."""
 
 import re
 import zoneinfo
-from functools import cache
+from collections.abc import Callable
+from functools import cache, partial
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -28,11 +30,22 @@ RESERVED_KEYS = frozenset(BUILTIN_FIELD_TYPES) | {"id", "fields", "tags", "updat
 NAME_MAX_LENGTH = 150
 EXTERNAL_ID_MAX_LENGTH = 255
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+# Multi-line text (custom text values: notes, addresses) keeps tabs and line breaks.
+_CONTROL_CHARS_BUT_LAYOUT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @cache
 def _timezones_by_lower_name() -> dict[str, str]:
     return {name.lower(): name for name in zoneinfo.available_timezones()}
+
+
+def check_no_control_chars(text: str, *, multiline: bool = False) -> None:
+    """Names, tags and choices are one line: no C0 control character nor DEL. Multi-line text
+    may hold tab, line feed and carriage return, nothing else of them."""
+    if not multiline and _CONTROL_CHARS.search(text):
+        raise ValueError("Must not contain control characters.")
+    if multiline and _CONTROL_CHARS_BUT_LAYOUT.search(text):
+        raise ValueError("Must not contain control characters other than tab and line breaks.")
 
 
 def check_storable(text: str) -> None:
@@ -82,8 +95,7 @@ def normalize_optional_text(value: object, *, max_length: int) -> str | None:
     if not isinstance(value, str):
         raise ValueError("Must be a string.")
     text = value.strip()
-    if _CONTROL_CHARS.search(text):
-        raise ValueError("Must not contain control characters.")
+    check_no_control_chars(text)
     check_storable(text)
     if len(text) > max_length:
         raise ValueError(f"Must be at most {max_length} characters.")
@@ -91,12 +103,12 @@ def normalize_optional_text(value: object, *, max_length: int) -> str | None:
 
 
 def normalize_country(value: object) -> str | None:
-    code = normalize_optional_text(value, max_length=64)
-    if code is None:
+    text = normalize_optional_text(value, max_length=64)
+    if text is None:
         return None
-    code = code.upper()
+    code = text.upper()
     if len(code) != 2 or code not in countries:
-        raise ValueError(f"'{value}' is not an ISO 3166 alpha-2 country code (e.g. FR, US).")
+        raise ValueError(f"'{text}' is not an ISO 3166 alpha-2 country code (e.g. FR, US).")
     return code
 
 
@@ -106,7 +118,7 @@ def normalize_timezone(value: object) -> str | None:
         return None
     canonical = _timezones_by_lower_name().get(name.lower())
     if canonical is None:
-        raise ValueError(f"'{value}' is not an IANA time zone (e.g. Europe/Paris).")
+        raise ValueError(f"'{name}' is not an IANA time zone (e.g. Europe/Paris).")
     return canonical
 
 
@@ -118,7 +130,35 @@ def normalize_tag_name(value: object) -> str:
         raise ValueError("Must not be blank.")
     if len(name) > 100:
         raise ValueError("Must be at most 100 characters.")
-    if _CONTROL_CHARS.search(name):
-        raise ValueError("Must not contain control characters.")
+    check_no_control_chars(name)
     check_storable(name)
     return name
+
+
+def normalize_email_input(value: object) -> str | None:
+    """A contact's email as a client writes it: blank or null unsets it."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return normalize_email(value)
+
+
+def normalize_external_id(value: object) -> str | None:
+    """A string or an integer (ids are often numeric in the client's system), as its digits."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError("Must be a string or an integer.")
+    return normalize_optional_text(str(value), max_length=EXTERNAL_ID_MAX_LENGTH)
+
+
+# The built-in columns a client writes (API, CSV import, admin), each with the function that
+# checks and normalises its value (ValueError with a readable message). email_status and
+# lead_score are Segflow's own; the admin alone edits them.
+BUILTIN_INPUTS: dict[str, Callable[[object], object]] = {
+    "email": normalize_email_input,
+    "first_name": partial(normalize_optional_text, max_length=NAME_MAX_LENGTH),
+    "last_name": partial(normalize_optional_text, max_length=NAME_MAX_LENGTH),
+    "country": normalize_country,
+    "timezone": normalize_timezone,
+    "external_id": normalize_external_id,
+}

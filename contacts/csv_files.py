@@ -4,18 +4,41 @@ row numbers match what a spreadsheet user counts under the header."""
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+from django.conf import settings
 
 from segflow.errors import InvalidInput
 
 DELIMITERS = (",", ";", "\t")
+MB = 1024 * 1024
+FILENAME_MAX_LENGTH = 255
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
 class CsvRow:
     number: int  # 1-based, counting every record under the header
     cells: list[str]
+
+
+def csv_size_check(*, size: int) -> None:
+    """InvalidInput when a file of `size` bytes is over the import limit."""
+    limit = settings.CONTACT_IMPORT_MAX_BYTES
+    if size > limit:
+        raise InvalidInput.single(
+            "file",
+            f"The file is {size / MB:.1f} MB; imports are limited to {limit / MB:.0f} MB. "
+            "Split it into several files.",
+        )
+
+
+def csv_filename_clean(name: str | None) -> str:
+    """An uploaded file's name as we can store and show it."""
+    clean = _CONTROL_CHARS.sub("", name or "")
+    return clean.encode("utf-8", "replace").decode("utf-8")[:FILENAME_MAX_LENGTH]
 
 
 def csv_decode(data: bytes) -> str:

@@ -17,15 +17,22 @@ from django.db.models import Q
 from django.utils import timezone
 
 from contacts import builtins
-from contacts.api.serializers import ContactInputSerializer
-from contacts.csv_files import CsvFile, CsvRow, csv_decode, csv_file_check
+from contacts.contact_input import contact_input_clean
+from contacts.csv_files import (
+    CsvFile,
+    CsvRow,
+    csv_decode,
+    csv_file_check,
+    csv_filename_clean,
+    csv_size_check,
+)
 from contacts.csv_mapping import RowReader, column_mapping_resolve
 from contacts.field_types import field_definitions
 from contacts.models import ContactImport, CustomField, ImportStatus
 from contacts.services import contact_upsert
 from contacts.signals import contacts_changed_coalesced
-from segflow.api.errors import flatten_errors
 from segflow.errors import ErrorCollector, InvalidInput
+from segflow.json_input import find_unstorable_string
 
 MAX_STORED_ERRORS = 1000
 _PROGRESS_FIELDS = [
@@ -61,11 +68,15 @@ def contact_import_create(
     mapping: Mapping[str, object] | None = None,
     tags: list[str] | None = None,
 ) -> ContactImport:
-    """Check the file and its column mapping, and store the import (pending).
+    """Check the file and its column mapping, and store the import (pending). The API's upload
+    and the import_contacts command both come here.
 
     Raises InvalidInput, naming every problem, when the file cannot be imported at all:
-    not UTF-8 CSV, no header or rows, unmapped columns, unknown field keys.
+    too large, not UTF-8 CSV, no header or rows, unmapped columns, unknown field keys.
     """
+    if find_unstorable_string(mapping or {}) is not None:
+        raise InvalidInput.single("mapping", "Contains a NUL character or an invalid code point.")
+    csv_size_check(size=len(data))
     csv_file = CsvFile(csv_decode(data))
     total_rows, filled_columns = csv_file_check(csv_file)
     resolved = column_mapping_resolve(
@@ -77,7 +88,7 @@ def contact_import_create(
     if total_rows == 0:
         raise InvalidInput.single("file", "The file has a header but no rows to import.")
     return ContactImport.objects.create(
-        filename=filename[:255],
+        filename=csv_filename_clean(filename),
         csv_text=csv_file.text,
         mapping=resolved,
         tags=_import_tags(tags or []),
@@ -107,17 +118,9 @@ def _import_row(
     width_error = reader.width_error(row.cells)
     if width_error:
         return None, width_error
-    serializer = ContactInputSerializer(
-        data=reader.data(row.cells), context={"field_definitions": definitions, "csv": True}
-    )
-    if not serializer.is_valid():
-        errors: dict[str, list[str]] = {}
-        for item in flatten_errors(serializer.errors):
-            errors.setdefault(item["path"], []).append(item["message"])
-        return None, reader.column_errors(errors)
-    values, fields, tags = serializer.split()
     try:
-        _, created = contact_upsert(values=values, fields=fields, tags=tags)
+        clean = contact_input_clean(reader.data(row.cells), definitions=definitions)
+        _, created = contact_upsert(values=clean.values, fields=clean.fields, tags=clean.tags)
     except InvalidInput as exc:
         return None, reader.column_errors(exc.errors)
     except (IntegrityError, DataError) as exc:

@@ -9,10 +9,11 @@ is silently dropped.
 import re
 from collections.abc import Mapping
 
+from contacts.builtins import BUILTIN_INPUTS
 from contacts.models import CustomField
-from contacts.services import BUILTIN_COLUMNS
 from segflow.errors import ErrorCollector
 
+BUILTIN_COLUMNS = frozenset(BUILTIN_INPUTS)
 TAGS = "tags"
 IGNORE = ""
 # Header spellings of built-in keys beyond the keys themselves ("First name" -> first_name).
@@ -119,8 +120,8 @@ def split_tags(cell: str) -> list[str]:
 
 
 class RowReader:
-    """Turns the cells of one row into ContactInputSerializer data, and its error paths back
-    into column names."""
+    """Turns the cells of one row into contact input (contacts.contact_input), and its error
+    paths back into column names."""
 
     def __init__(self, *, header: list[str], mapping: Mapping[str, str], tags: list[str]):
         self.width = len(header)

@@ -4,6 +4,8 @@ Every write path (API, CSV import, billing webhooks, flow steps) goes through
 `normalize_custom_fields`, so stored JSON always has one shape per type:
 text/choice -> str, number -> int or float, boolean -> bool,
 date -> "YYYY-MM-DD", datetime -> ISO 8601 in UTC ("2026-11-24T06:04:12Z").
+Text may hold tabs and line breaks but no other control character (names and tags, one line,
+hold none: contacts.builtins.check_no_control_chars).
 """
 
 import datetime as dt
@@ -13,7 +15,7 @@ from collections.abc import Mapping
 
 from django.utils.dateparse import parse_date, parse_datetime
 
-from contacts.builtins import check_storable
+from contacts.builtins import check_no_control_chars, check_storable
 from contacts.models import CustomField, FieldType
 
 TEXT_MAX_LENGTH = 2000
@@ -28,6 +30,7 @@ def _as_text(value: object) -> str:
     text = str(value).strip()
     if len(text) > TEXT_MAX_LENGTH:
         raise ValueError(f"Must be at most {TEXT_MAX_LENGTH} characters.")
+    check_no_control_chars(text, multiline=True)
     check_storable(text)
     return text
 
@@ -92,19 +95,28 @@ def parse_datetime_value(value: object) -> dt.datetime:
             raise ValueError("Unix timestamp out of range.") from None
     if not isinstance(value, str):
         raise ValueError("Must be an ISO 8601 date-time.")
-    text = value.strip()
-    try:
-        parsed = parse_datetime(text)
-    except ValueError:
-        parsed = None
+    parsed = parse_iso_datetime(value)
     if parsed is None:
         raise ValueError(f"'{value}' is not an ISO 8601 date-time (e.g. 2026-11-24T09:30:00Z).")
+    return parsed
+
+
+def parse_iso_datetime(text: str) -> dt.datetime | None:
+    """An ISO 8601 date-time string (naive means UTC) -> aware UTC datetime; None when the
+    text is not one. The one parser of date-times in client input (fields, events, segment
+    bounds, query strings)."""
+    try:
+        parsed = parse_datetime(text.strip())
+    except ValueError:  # well-formed but impossible, e.g. month 13
+        parsed = None
+    if parsed is None:
+        return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
     try:
         return parsed.astimezone(dt.UTC)
     except OverflowError:  # "0001-01-01T00:00+01:00" is in year 0 in UTC
-        raise ValueError(f"'{value}' is out of range (years 1 to 9999 in UTC).") from None
+        raise ValueError(f"'{text}' is out of range (years 1 to 9999 in UTC).") from None
 
 
 def format_datetime(value: dt.datetime) -> str:
@@ -147,12 +159,10 @@ def normalize_custom_fields(
     *,
     definitions: Mapping[str, CustomField],
     path: str = "fields",
-    blank_is_unset: bool = False,
 ) -> tuple[dict[str, object], dict[str, list[str]]]:
     """Validate a {key: value} mapping. Returns (normalised, errors by path).
 
     A None value means "remove this key" and is kept as None for the caller to apply.
-    With blank_is_unset (CSV cells), an empty string also means "remove".
     """
     if not isinstance(values, Mapping):
         return {}, {path: ["Must be an object of {field key: value}."]}
@@ -166,7 +176,7 @@ def normalize_custom_fields(
                 f"Unknown field '{key}'. Create it first (POST /api/v1/fields) or remove it."
             ]
             continue
-        if value is None or (blank_is_unset and isinstance(value, str) and not value.strip()):
+        if value is None:
             cleaned[key] = None
             continue
         try:

@@ -1,5 +1,5 @@
-"""Writes to contacts and custom field definitions. Input arrives validated (see
-contacts.api.serializers / contacts.csv_import); these functions enforce identity rules."""
+"""Writes to contacts. Input arrives cleaned (contacts.contact_input, shared by the API, CSV
+import and admin); these functions enforce identity rules and announce each change."""
 
 from collections.abc import Mapping
 from typing import Any
@@ -7,13 +7,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from contacts.field_types import apply_field_changes
-from contacts.field_usage import custom_field_check_unused
-from contacts.models import Contact, CustomField
+from contacts.models import Contact
 from contacts.signals import notify_contacts_changed
 from contacts.tags import contact_tags_add, contact_tags_set
 from segflow.errors import InvalidInput
 
-BUILTIN_COLUMNS = ("email", "first_name", "last_name", "country", "timezone", "external_id")
 UPSERT_ATTEMPTS = 3
 
 
@@ -123,26 +121,3 @@ def contact_delete(*, contact: Contact) -> None:
         contact_id = contact.pk
         contact.delete()
         notify_contacts_changed([contact_id], ["deleted"])
-
-
-def custom_field_delete(*, field: CustomField) -> None:
-    """Delete the definition and its values on every contact, in one statement. Refused while
-    segment conditions read the field (they could no longer be evaluated)."""
-    from django.db import connection
-
-    custom_field_check_unused(key=field.key, path="key", change="delete it")
-    with transaction.atomic():
-        key = field.key
-        field.delete()
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "UPDATE contacts_contact SET fields = fields - %s WHERE fields ? %s",
-                    [key, key],
-                )
-        else:
-            from django.db.models import F, Func, Value
-
-            Contact.objects.filter(fields__has_key=key).update(
-                fields=Func(F("fields"), Value(f'$."{key}"'), function="json_remove")
-            )

@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 
+from contacts.admin import ContactAdmin
 from segments.models import (
     PendingContactChange,
     Segment,
@@ -61,6 +62,32 @@ class SegmentMembershipAdmin(ReadOnlyAdmin):
     list_display = ["segment", "contact", "entered_at", "left_at"]
     list_filter = ["segment"]
     raw_id_fields = ["contact"]
+
+
+class CurrentSegmentsInline(admin.TabularInline):
+    """A contact's current segments on its admin page: segments extends the contact admin, so
+    contacts never reads segments' tables."""
+
+    model = SegmentMembership
+    fk_name = "contact"
+    fields = ["segment", "entered_at"]
+    readonly_fields = fields
+    ordering = ["segment__name"]
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "current segments"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).current().select_related("segment")
+
+
+ContactAdmin.inlines = [*ContactAdmin.inlines, CurrentSegmentsInline]
 
 
 @admin.register(SegmentTransition)

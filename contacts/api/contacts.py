@@ -6,6 +6,7 @@ from rest_framework.views import APIView
 
 from contacts.api import examples
 from contacts.api.serializers import ContactInputSerializer
+from contacts.contact_input import contact_input_clean
 from contacts.models import Contact
 from contacts.representations import ContactOutputSerializer
 from contacts.selectors import contact_list
@@ -51,10 +52,8 @@ class ContactListApi(APIView):
         "201 when created, 200 when updated. Tags are added, never removed.",
     )
     def post(self, request):
-        serializer = ContactInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        values, fields, tags = serializer.split()
-        contact, created = contact_upsert(values=values, fields=fields, tags=tags)
+        clean = contact_input_clean(request.data)
+        contact, created = contact_upsert(values=clean.values, fields=clean.fields, tags=clean.tags)
         return Response(
             ContactOutputSerializer(_contact(contact.pk)).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -75,10 +74,8 @@ class ContactDetailApi(APIView):
     )
     def patch(self, request, pk: int):
         contact = _contact(pk)
-        serializer = ContactInputSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        values, fields, tags = serializer.split()
-        contact_update(contact=contact, values=values, fields=fields, tags=tags)
+        clean = contact_input_clean(request.data)
+        contact_update(contact=contact, values=clean.values, fields=clean.fields, tags=clean.tags)
         return Response(ContactOutputSerializer(_contact(pk)).data)
 
     @extend_schema(operation_id="contacts_destroy", responses={204: None})

@@ -13,7 +13,8 @@ from contacts.api.serializers import (
     EventInputSerializer,
     EventOutputSerializer,
 )
-from contacts.ingest import MAX_BATCH, event_parse, events_ingest
+from contacts.event_batch import event_batch_ingest, event_batch_items
+from contacts.ingest import event_parse, events_ingest
 from contacts.selectors import event_list
 from segflow.api.hot_path import json_response, plain_json_body
 from segflow.api.pagination import PageNumberPagination, paginated_response
@@ -78,7 +79,7 @@ class EventListApi(APIView):
 
 
 class EventBatchApi(APIView):
-    # Items are validated one by one (contacts.ingest.event_parse): an unstorable value is
+    # Items are validated one by one (contacts.event_batch): an unstorable value is
     # that item's error, reported by index, not the whole batch's.
     parser_classes = [ParsedJSONParser]
 
@@ -88,26 +89,16 @@ class EventBatchApi(APIView):
         responses={202: EventBatchResultSerializer},
         examples=[examples.EVENT_BATCH],
         description="Up to 1,000 events. Valid ones are stored; invalid ones are reported by "
-        "index with their errors; one bad item never loses the others.",
+        "index with their errors; one bad item never loses the others. A body that is not "
+        '{"events": [...]} (another top-level key included) is a 400.',
     )
     def post(self, request):
-        body = request.data
-        items = body.get("events") if isinstance(body, dict) else None
-        if not isinstance(items, list):
-            raise InvalidInput.single("events", 'Send {"events": [...]}, a list of events.')
-        if len(items) > MAX_BATCH:
-            raise InvalidInput.single("events", f"At most {MAX_BATCH} events per batch.")
-        now = timezone.now()
-        valid, rejected = [], []
-        for index, item in enumerate(items):
-            event, errors = event_parse(item, now=now)
-            if errors:
-                rejected.append({"index": index, "errors": errors})
-            else:
-                valid.append(event)
-        stored = events_ingest(events=valid, now=now)
-        duplicates = sum(1 for s in stored if s.duplicate)
+        result = event_batch_ingest(items=event_batch_items(request.data))
         return Response(
-            {"accepted": len(stored), "duplicates": duplicates, "rejected": rejected},
+            {
+                "accepted": result.accepted,
+                "duplicates": result.duplicates,
+                "rejected": result.rejected,
+            },
             status=status.HTTP_202_ACCEPTED,
         )

@@ -1,4 +1,3 @@
-from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -7,12 +6,10 @@ from rest_framework.views import APIView
 
 from contacts.api import examples
 from contacts.api.serializers import CustomFieldInputSerializer, CustomFieldOutputSerializer
-from contacts.field_usage import custom_field_check_unused
-from contacts.models import Contact, CustomField
-from contacts.services import custom_field_delete
+from contacts.field_services import custom_field_create, custom_field_delete, custom_field_update
+from contacts.models import CustomField
 from segflow.api.pagination import PageNumberPagination, paginated_response
 from segflow.api.schema import REFUSED
-from segflow.errors import InvalidInput
 
 
 class FieldListApi(APIView):
@@ -33,11 +30,7 @@ class FieldListApi(APIView):
     def post(self, request):
         serializer = CustomFieldInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            with transaction.atomic():
-                field = CustomField.objects.create(**serializer.validated_data)
-        except IntegrityError:
-            raise InvalidInput.single("key", "A field with this key already exists.") from None
+        field = custom_field_create(**serializer.validated_data)
         return Response(CustomFieldOutputSerializer(field).data, status=status.HTTP_201_CREATED)
 
 
@@ -51,27 +44,13 @@ class FieldDetailApi(APIView):
         request=CustomFieldInputSerializer,
         responses=CustomFieldOutputSerializer,
         description="Change label, description, choices or source. The key never changes; "
-        "the type only while no contact has a value.",
+        "the type only while no contact has a value and no segment reads the field.",
     )
     def patch(self, request, key: str):
         field = get_object_or_404(CustomField, key=key)
-        serializer = CustomFieldInputSerializer(field, data=request.data, partial=True)
+        serializer = CustomFieldInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        changes = dict(serializer.validated_data)
-        if changes.pop("key", key) != key:
-            raise InvalidInput.single("key", "A field's key cannot change.")
-        new_type = changes.get("type", field.type)
-        if new_type != field.type and Contact.objects.filter(fields__has_key=key).exists():
-            raise InvalidInput.single(
-                "type",
-                "Contacts have values for this field; its type "
-                "cannot change. Create a new field instead.",
-            )
-        if new_type != field.type:
-            custom_field_check_unused(key=key, path="type", change="change its type")
-        for name, value in changes.items():
-            setattr(field, name, value)
-        field.save()
+        field = custom_field_update(field=field, data=serializer.validated_data)
         return Response(CustomFieldOutputSerializer(field).data)
 
     @extend_schema(

@@ -1,5 +1,4 @@
 import json
-import re
 
 from django.conf import settings
 from django.db import transaction
@@ -10,25 +9,12 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contacts.csv_files import MB, csv_size_check
 from contacts.csv_import import contact_import_create, contact_import_enqueue
 from contacts.csv_mapping import split_tags
 from contacts.models import ContactImport
 from segflow.api.pagination import PageNumberPagination, paginated_response
 from segflow.errors import InvalidInput
-from segflow.json_input import find_unstorable_string
-
-_MB = 1024 * 1024
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _check_size(size: int) -> None:
-    limit = settings.CONTACT_IMPORT_MAX_BYTES
-    if size > limit:
-        raise InvalidInput.single(
-            "file",
-            f"The file is {size / _MB:.1f} MB; imports are limited to {limit / _MB:.0f} MB. "
-            "Split it into several files.",
-        )
 
 
 def _content_length(request) -> int:
@@ -49,15 +35,7 @@ def _mapping(raw: str | None) -> dict:
         raise InvalidInput.single(
             "mapping", 'Must be a JSON object of {"CSV column": "field key", ...}.'
         )
-    if find_unstorable_string(mapping) is not None:
-        raise InvalidInput.single("mapping", "Contains a NUL character or an invalid code point.")
     return mapping
-
-
-def _filename(name: str | None) -> str:
-    """The upload's name as we can store and show it."""
-    clean = _CONTROL_CHARS.sub("", name or "")
-    return clean.encode("utf-8", "replace").decode("utf-8")[:255]
 
 
 def _queryset():
@@ -135,17 +113,18 @@ class ContactImportListApi(APIView):
     def post(self, request):
         # Refuse an oversized body before it is read (the slack is for the form's other parts).
         content_length = _content_length(request)
-        if content_length > settings.CONTACT_IMPORT_MAX_BYTES + _MB:
-            _check_size(content_length)
+        if content_length > settings.CONTACT_IMPORT_MAX_BYTES + MB:
+            csv_size_check(size=content_length)
         serializer = ContactImportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
-        _check_size(upload.size)
+        csv_size_check(size=upload.size)  # before reading it (contact_import_create checks too)
+        mapping = _mapping(serializer.validated_data.get("mapping"))
         with transaction.atomic():
             contact_import = contact_import_create(
                 data=upload.read(),
-                filename=_filename(upload.name),
-                mapping=_mapping(serializer.validated_data.get("mapping")),
+                filename=upload.name,
+                mapping=mapping,
                 tags=[
                     name
                     for value in serializer.validated_data.get("tags", [])

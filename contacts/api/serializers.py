@@ -1,11 +1,12 @@
-"""Input and output shapes of the contacts API. Input serializers validate and normalise via
-contacts.builtins and contacts.field_types, which the CSV import and webhooks share."""
+"""Input and output shapes of the contacts API. The contact and event input serializers only
+document the body: plain functions that every write path shares validate it
+(contacts.contact_input, contacts.event_input)."""
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from contacts import builtins
-from contacts.field_types import KEY_PATTERN, field_definitions, normalize_custom_fields
+from contacts.contact_input import IGNORED_KEYS
+from contacts.field_types import KEY_PATTERN
 from contacts.models import CustomField, Event, FieldType
 from segflow.api.serializers import StrictCharField, StrictSerializer
 
@@ -39,23 +40,13 @@ class FieldKeyField(StrictCharField):
         super().__init__(max_length=64, trim_whitespace=False, **kwargs)
 
 
-def _normalizer(function, **kwargs):
-    def validate(self, value):
-        try:
-            return function(value, **kwargs)
-        except ValueError as exc:
-            raise serializers.ValidationError(str(exc)) from None
-
-    return validate
-
-
+# Documentation only (the OpenAPI schema): contacts.contact_input.contact_input_clean validates
+# a contact body, for every write path (API, CSV import, admin).
 class ContactInputSerializer(StrictSerializer):
     """A contact's built-in fields, custom `fields` and `tags`. Unknown keys are rejected;
     the read-only keys of a contact (id, lead_score, ...) are accepted and ignored."""
 
-    ignored_keys = frozenset(
-        {"id", "lead_score", "email_status", "last_activity_at", "created_at", "updated_at"}
-    )
+    ignored_keys = IGNORED_KEYS
 
     email = StrictCharField(
         required=False, allow_null=True, allow_blank=True, help_text="Blank or null unsets it."
@@ -79,57 +70,8 @@ class ContactInputSerializer(StrictSerializer):
         help_text="POST adds these tags; PATCH replaces the contact's tags with them.",
     )
 
-    validate_first_name = _normalizer(
-        builtins.normalize_optional_text, max_length=builtins.NAME_MAX_LENGTH
-    )
-    validate_last_name = _normalizer(
-        builtins.normalize_optional_text, max_length=builtins.NAME_MAX_LENGTH
-    )
-    validate_country = _normalizer(builtins.normalize_country)
-    validate_timezone = _normalizer(builtins.normalize_timezone)
-    validate_external_id = _normalizer(
-        builtins.normalize_optional_text, max_length=builtins.EXTERNAL_ID_MAX_LENGTH
-    )
 
-    def validate_email(self, value):
-        if value is None or not value.strip():
-            return None
-        try:
-            return builtins.normalize_email(value)
-        except ValueError as exc:
-            raise serializers.ValidationError(str(exc)) from None
-
-    def validate_fields(self, value):
-        definitions = self.context.get("field_definitions")
-        if definitions is None:
-            definitions = field_definitions()
-        cleaned, errors = normalize_custom_fields(
-            value, definitions=definitions, path="", blank_is_unset=self.context.get("csv", False)
-        )
-        if errors:
-            raise serializers.ValidationError(
-                {path.lstrip("."): msgs for path, msgs in errors.items()}
-            )
-        return cleaned
-
-    def validate_tags(self, value):
-        names: dict[str, str] = {}
-        for name in value:
-            try:
-                clean = builtins.normalize_tag_name(name)
-            except ValueError as exc:
-                raise serializers.ValidationError(str(exc)) from None
-            names.setdefault(clean.lower(), clean)
-        return list(names.values())
-
-    def split(self) -> tuple[dict, dict | None, list[str] | None]:
-        """(built-in values, custom field changes, tags) of the validated data."""
-        data = dict(self.validated_data)
-        fields = data.pop("fields", None)
-        tags = data.pop("tags", None)
-        return data, fields, tags
-
-
+# The shape of a definition; its rules (reserved keys, choices) are contacts.field_services'.
 class CustomFieldInputSerializer(StrictSerializer):
     """A custom field definition. Unknown keys are rejected; created_at and updated_at are
     accepted and ignored."""
@@ -144,32 +86,6 @@ class CustomFieldInputSerializer(StrictSerializer):
     )
     source = StrictCharField(max_length=32, required=False)
     description = StrictCharField(required=False, allow_blank=True, max_length=2000)
-
-    def validate_key(self, value):
-        if not KEY_PATTERN.fullmatch(value):
-            raise serializers.ValidationError(
-                "Use lower-case letters, digits and underscores, starting with a letter."
-            )
-        if value in builtins.RESERVED_KEYS:
-            raise serializers.ValidationError(f"'{value}' is a built-in contact field.")
-        return value
-
-    def validate_choices(self, value):
-        seen = set()
-        for choice in value:
-            if choice.lower() in seen:
-                raise serializers.ValidationError(f"Choice '{choice}' is listed twice.")
-            seen.add(choice.lower())
-        return value
-
-    def validate(self, attrs):
-        field_type = attrs.get("type", getattr(self.instance, "type", None))
-        choices = attrs.get("choices", getattr(self.instance, "choices", None) or [])
-        if field_type == FieldType.CHOICE and not choices:
-            raise serializers.ValidationError({"choices": ["A choice field needs choices."]})
-        if field_type != FieldType.CHOICE and attrs.get("choices"):
-            raise serializers.ValidationError({"choices": ["Only choice fields have choices."]})
-        return attrs
 
 
 class CustomFieldOutputSerializer(serializers.ModelSerializer):

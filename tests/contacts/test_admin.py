@@ -86,6 +86,9 @@ def _contact_form(contact, **changes):
         "fields": json.dumps(contact.fields),
         "contacttag_set-TOTAL_FORMS": "0",
         "contacttag_set-INITIAL_FORMS": "0",
+        # The read-only inline segments/admin.py adds; a browser posts its management form.
+        "segment_memberships-TOTAL_FORMS": "0",
+        "segment_memberships-INITIAL_FORMS": "0",
     }
     return {**data, **changes}
 
