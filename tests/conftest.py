@@ -32,14 +32,17 @@ def _reachable(host: str, port: int) -> bool:
 
 def pytest_configure(config):
     database = settings.DATABASES["default"]
-    if database["ENGINE"] != "django.db.backends.postgresql":
+    on_sqlite = getattr(settings, "TESTS_ON_SQLITE", False)  # tests/test_sqlite_paths.py
+    if on_sqlite:
+        assert database["ENGINE"] == "django.db.backends.sqlite3", "DATABASE_URL=sqlite:///..."
+    elif database["ENGINE"] != "django.db.backends.postgresql":
         pytest.exit(
             "The test suite runs on PostgreSQL: run it with `make test`, or set DATABASE_URL "
             "to postgres://postgres@127.0.0.1:5432/segflow.",
             returncode=3,
         )
     host, port = database.get("HOST") or "127.0.0.1", int(database.get("PORT") or 5432)
-    if not _reachable(host, port):
+    if not on_sqlite and not _reachable(host, port):
         pytest.exit(
             f"PostgreSQL is not reachable at {host}:{port}. Start it: {START_POSTGRES}",
             returncode=3,

@@ -46,6 +46,7 @@ def test_results_follow_input_order_when_keyed_and_keyless_events_interleave():
 
 
 @pytest.mark.django_db
+@pytest.mark.postgresql
 def test_keyed_events_are_inserted_in_key_order_whatever_the_input_order():
     # One lock order for every writer: two batches holding the same keys cannot deadlock.
     stored = events_ingest(
@@ -70,6 +71,7 @@ def test_unknown_contacts_are_created_in_identity_order():
 
 
 @pytest.mark.django_db
+@pytest.mark.postgresql
 def test_batch_ingest_takes_the_same_number_of_queries_whatever_its_size(
     django_assert_num_queries,
 ):
@@ -176,6 +178,7 @@ def _other_writer() -> psycopg.Connection:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("other_commits", [True, False])
+@pytest.mark.postgresql
 def test_a_key_in_flight_elsewhere_is_stored_once_whichever_way_that_write_ends(other_commits):
     """The batch waits for the other writer of key "k": if it commits, the batch's event is
     its duplicate; if it rolls back, the batch's event is stored (not lost)."""
@@ -205,6 +208,7 @@ def test_a_key_in_flight_elsewhere_is_stored_once_whichever_way_that_write_ends(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.postgresql
 def test_a_batch_that_loses_a_deadlock_runs_again_and_stores_nothing_twice():
     contact = ContactFactory(email="owner@example.com")
     other = _other_writer()
@@ -243,6 +247,7 @@ def test_a_batch_that_loses_a_deadlock_runs_again_and_stores_nothing_twice():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("identity", ["email", "external_id"])
+@pytest.mark.postgresql
 def test_one_event_for_a_known_contact_is_one_statement(identity, django_assert_num_queries):
     contact = ContactFactory(email="known@example.com", external_id="u-1")
     values = {
@@ -328,6 +333,7 @@ def test_one_event_for_a_known_contact_announces_the_change(django_capture_on_co
 
 
 @pytest.mark.django_db
+@pytest.mark.postgresql
 def test_identity_lookup_probes_the_indexes_even_when_statistics_favour_a_scan():
     """On the bench database the planner scanned every contact for `email = ANY(..) OR
     external_id = ANY(..)` (15 ms a batch): the lookup must stay one index probe per identity."""

@@ -561,6 +561,7 @@ def test_text_comparisons_match_json_strings_only(odd_plans, op, value, expected
     "value, type_checked",
     [("pro", False), ("5", True), ("TRUE", True), ("[x]", True), ("-1.5e3", True)],
 )
+@pytest.mark.postgresql
 def test_string_comparisons_skip_the_json_type_check_when_only_a_string_can_match(
     value, type_checked
 ):
