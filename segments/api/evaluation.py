@@ -37,10 +37,14 @@ class SegmentEvaluateApi(APIView):
         },
         description="Re-evaluate every contact. With `wait=true` the evaluation runs in the "
         "request and answers `{size, entered, left}`; otherwise it is queued (202). Segments "
-        "that read this one follow when its membership changed.",
+        "that read this one follow when its membership changed. The body is empty or `{}`; "
+        "anything else is a 400.",
     )
     def post(self, request, pk: int):
         segment = segment_or_404(pk)
+        # Options travel in the query string: a body is refused, not silently ignored.
+        if request.data != {}:
+            raise InvalidInput.single("", "The body must be empty or {}: evaluate takes none.")
         if not bool_param(request, "wait"):
             segment_queue_refresh(segment_ids=[segment.pk])
             return Response({"detail": "Evaluation queued."}, status=status.HTTP_202_ACCEPTED)
