@@ -2,10 +2,18 @@ import json
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from contacts.models import Contact, CustomField
 from segments.services import segment_create
-from tests.factories import ContactFactory, CustomFieldFactory, TagFactory
+from tests.factories import (
+    ContactFactory,
+    CustomFieldFactory,
+    EventFactory,
+    SegmentFactory,
+    SegmentMembershipFactory,
+    TagFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -128,3 +136,108 @@ def test_a_tag_added_in_the_admin_is_announced_to_segments(
         admin_client.post("/admin/contacts/contacttag/add/", {"contact": contact.pk, "tag": tag.pk})
 
     assert sent == [([contact.pk], {"tags"})]
+
+
+def test_the_admin_normalises_a_contact_as_the_api_does(admin_client):
+    CustomFieldFactory(key="plan", type="choice", choices=["free", "pro"])
+    contact = ContactFactory(fields={})
+
+    response = admin_client.post(
+        f"/admin/contacts/contact/{contact.pk}/change/",
+        _contact_form(
+            contact,
+            email=" Ann@Example.COM ",
+            country="fr",
+            timezone="europe/paris",
+            fields=json.dumps({"plan": "PRO"}),
+        ),
+    )
+
+    assert response.status_code == 302
+    contact.refresh_from_db()
+    assert (contact.email, contact.country, contact.timezone, contact.fields) == (
+        "ann@example.com",
+        "FR",
+        "Europe/Paris",
+        {"plan": "pro"},
+    )
+
+
+def test_the_admin_refuses_bad_values_with_the_api_messages(admin_client):
+    CustomFieldFactory(key="plan", type="choice", choices=["free", "pro"])
+    contact = ContactFactory(country="FR", fields={})
+
+    response = admin_client.post(
+        f"/admin/contacts/contact/{contact.pk}/change/",
+        _contact_form(contact, country="ZZ", fields=json.dumps({"plan": "gold"})),
+    )
+
+    errors = response.context["adminform"].form.errors
+    assert response.status_code == 200
+    assert errors == {
+        "country": ["'ZZ' is not an ISO 3166 alpha-2 country code (e.g. FR, US)."],
+        "fields": ["fields.plan: 'gold' is not one of the field's choices ('free', 'pro')."],
+    }
+    contact.refresh_from_db()
+    assert (contact.country, contact.fields) == ("FR", {})
+
+
+def test_a_custom_value_removed_in_the_admin_is_removed_and_announced(
+    admin_client, sent, django_capture_on_commit_callbacks
+):
+    CustomFieldFactory(key="plan", type="text")
+    CustomFieldFactory(key="seats", type="number")
+    contact = ContactFactory(fields={"plan": "pro", "seats": 2})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            f"/admin/contacts/contact/{contact.pk}/change/",
+            _contact_form(contact, fields=json.dumps({"seats": 2}), lead_score=5),
+        )
+
+    assert response.status_code == 302
+    contact.refresh_from_db()
+    assert (contact.fields, contact.lead_score) == ({"seats": 2}, 5)
+    assert sent == [([contact.pk], {"fields.plan", "field:lead_score"})]
+
+
+def test_a_contact_added_in_the_admin_is_created_and_announced(
+    admin_client, sent, django_capture_on_commit_callbacks
+):
+    form = _contact_form(Contact(email="New@Example.com", fields={}), country="de")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post("/admin/contacts/contact/add/", form)
+
+    contact = Contact.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/contacts/contact/"
+    assert (contact.email, contact.country) == ("new@example.com", "DE")
+    [(contact_ids, changes)] = sent
+    assert contact_ids == [contact.pk] and {"field:email", "field:country"} <= changes
+
+
+def test_the_contact_page_shows_recent_events_and_links_to_all(admin_client):
+    contact = ContactFactory()
+    EventFactory.create_batch(12, contact=contact, name="login")
+    EventFactory(contact=contact, name="purchase", occurred_at=timezone.now())
+    EventFactory(name="not-this-contacts")
+
+    page = admin_client.get(f"/admin/contacts/contact/{contact.pk}/change/").content.decode()
+
+    assert page.count("<td>login</td>") == 9 and page.count("<td>purchase</td>") == 1
+    assert "not-this-contacts" not in page
+    assert f'href="/admin/contacts/event/?contact__id__exact={contact.pk}">All 13 events' in page
+
+
+def test_the_contact_page_shows_its_current_segments_only(admin_client):
+    contact = ContactFactory()
+    SegmentMembershipFactory(contact=contact, segment=SegmentFactory(name="Pro users"))
+    SegmentMembershipFactory(
+        contact=contact, segment=SegmentFactory(name="Old trial"), left_at=timezone.now()
+    )
+
+    page = admin_client.get(f"/admin/contacts/contact/{contact.pk}/change/").content.decode()
+
+    assert "Current segments" in page
+    assert "Pro users" in page and "Old trial" not in page

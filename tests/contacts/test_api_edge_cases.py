@@ -123,6 +123,7 @@ def test_contact_id_beyond_the_database_range_is_not_found(api):
     response = api.get("/api/v1/contacts/99999999999999999999999")
 
     assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
 
 
 def test_unmatched_api_url_answers_json_404(api):
@@ -154,6 +155,7 @@ def test_form_encoded_body_is_unsupported_media_type(api):
     response = api.post("/api/v1/contacts", {"email": "ann@example.com"})
 
     assert response.status_code == 415
+    assert response.json()["detail"].startswith("Unsupported media type")
     assert not Contact.objects.exists()
 
 

@@ -24,8 +24,10 @@ def test_request_without_key_is_401_with_bearer_challenge():
 def test_wrong_key_is_401():
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Bearer sf_wrong")
+    response = client.get("/api/v1/contacts")
 
-    assert client.get("/api/v1/contacts").status_code == 401
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid or revoked API key."}
 
 
 def test_create_api_key_command_prints_a_working_key_on_its_last_line(capsys):
@@ -34,7 +36,9 @@ def test_create_api_key_command_prints_a_working_key_on_its_last_line(capsys):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
 
-    assert client.get("/api/v1/contacts").status_code == 200
+    response = client.get("/api/v1/contacts")
+    assert response.status_code == 200
+    assert response.json()["results"] == []
     stored = ApiKey.objects.get(name="backend")
     assert raw_key not in (stored.key_hash, stored.prefix)
     assert stored.last_used_at is not None
@@ -44,8 +48,10 @@ def test_revoked_key_is_refused(api_key):
     ApiKey.objects.update(revoked_at=timezone.now())
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    response = client.get("/api/v1/contacts")
 
-    assert client.get("/api/v1/contacts").status_code == 401
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid or revoked API key."}
 
 
 def _contacts_status(raw_key: str) -> int:

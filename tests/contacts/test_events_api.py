@@ -195,8 +195,36 @@ def test_batch_over_the_limit_is_400(api):
 
 
 def test_batch_without_events_list_is_400(api):
-    assert api.post("/api/v1/events/batch", {"events": "x"}, format="json").status_code == 400
-    assert api.post("/api/v1/events/batch", [1, 2], format="json").status_code == 400
+    not_a_list = api.post("/api/v1/events/batch", {"events": "x"}, format="json")
+    not_an_object = api.post("/api/v1/events/batch", [1, 2], format="json")
+
+    expected = [{"path": "events", "message": 'Send {"events": [...]}, a list of events.'}]
+    assert (not_a_list.status_code, not_a_list.json()["errors"]) == (400, expected)
+    assert (not_an_object.status_code, not_an_object.json()["errors"]) == (400, expected)
+
+
+def test_batch_with_a_key_beside_events_is_400_naming_it(api):
+    response = api.post(
+        "/api/v1/events/batch",
+        {"events": [{"email": "ann@example.com", "name": "login"}], "source": "crm"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"path": "source", "message": "Unknown key. Allowed: events."}
+    ]
+    assert not Event.objects.exists()
+
+
+def test_batch_with_a_misspelt_events_key_names_both_problems(api):
+    response = api.post("/api/v1/events/batch", {"event": []}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"path": "events", "message": 'Send {"events": [...]}, a list of events.'},
+        {"path": "event", "message": "Unknown key. Allowed: events."},
+    ]
 
 
 def test_last_activity_only_moves_forward(api):

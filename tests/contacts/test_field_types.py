@@ -110,3 +110,28 @@ def test_datetimes_are_read_as_aware_utc(raw, expected):
     else:
         with pytest.raises(ValueError, match=re.escape(expected)):
             parse_datetime_value(raw)
+
+
+@pytest.mark.parametrize("raw", ["line one\nline two", "a\tb", "windows\r\nbreak"])
+def test_text_values_keep_tabs_and_line_breaks(raw):
+    field = CustomFieldFactory(key="note", type="text")
+
+    cleaned, errors = normalize_custom_fields({"note": raw}, definitions={"note": field})
+
+    assert (cleaned, errors) == ({"note": raw}, {})
+
+
+@pytest.mark.parametrize(
+    ("field_type", "raw"), [("text", "bell\x07"), ("text", "esc\x1b[0m"), ("choice", "pro\x7f")]
+)
+def test_text_and_choice_values_refuse_other_control_characters(field_type, raw):
+    field = CustomFieldFactory(
+        key="f", type=field_type, choices=["pro"] if field_type == "choice" else []
+    )
+
+    cleaned, errors = normalize_custom_fields({"f": raw}, definitions={"f": field})
+
+    assert cleaned == {}
+    assert errors == {
+        "fields.f": ["Must not contain control characters other than tab and line breaks."]
+    }

@@ -14,6 +14,7 @@ def test_create_list_get_field(api):
     )
 
     assert response.status_code == 201
+    assert response.json()["key"] == "plan"
     assert api.get("/api/v1/fields").json()["results"][0]["key"] == "plan"
     assert api.get("/api/v1/fields/plan").json()["choices"] == ["free", "pro"]
 
@@ -43,6 +44,9 @@ def test_duplicate_key_is_400(api):
     )
 
     assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"path": "key", "message": "A field with this key already exists."}
+    ]
 
 
 def test_type_cannot_change_once_values_exist(api):
@@ -52,6 +56,7 @@ def test_type_cannot_change_once_values_exist(api):
     response = api.patch("/api/v1/fields/seats", {"type": "text"}, format="json")
 
     assert response.status_code == 400
+    assert [e["path"] for e in response.json()["errors"]] == ["type"]
     assert CustomField.objects.get(key="seats").type == "number"
 
 
@@ -67,8 +72,57 @@ def test_delete_field_removes_its_values_everywhere(api):
     CustomFieldFactory(key="plan")
     contact = ContactFactory(fields={"plan": "pro", "other": 1})
 
-    assert api.delete("/api/v1/fields/plan").status_code == 204
+    response = api.delete("/api/v1/fields/plan")
 
+    assert (response.status_code, response.content) == (204, b"")
     contact.refresh_from_db()
     assert contact.fields == {"other": 1}
-    assert api.get("/api/v1/fields/plan").status_code == 404
+    assert api.get("/api/v1/fields/plan").json() == {"detail": "Not found."}
+
+
+def test_key_cannot_change(api):
+    CustomFieldFactory(key="seats", type="number")
+
+    response = api.patch("/api/v1/fields/seats", {"key": "places"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"path": "key", "message": "A field's key cannot change."}
+    ]
+
+
+def test_a_definition_copied_from_a_response_patches_cleanly(api):
+    CustomFieldFactory(key="seats", type="number", label="Seats")
+    body = api.get("/api/v1/fields/seats").json()
+
+    response = api.patch("/api/v1/fields/seats", {**body, "label": "Places"}, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["label"] == "Places"
+
+
+def test_choices_with_control_characters_are_refused(api):
+    response = api.post(
+        "/api/v1/fields",
+        {"key": "plan", "label": "Plan", "type": "choice", "choices": ["free", "pro\x07"]},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"path": "choices[1]", "message": "Must not contain control characters."}
+    ]
+    assert not CustomField.objects.exists()
+
+
+def test_a_choice_listed_twice_is_refused(api):
+    response = api.post(
+        "/api/v1/fields",
+        {"key": "plan", "label": "Plan", "type": "choice", "choices": ["Pro", "pro"]},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"path": "choices", "message": "Choice 'pro' is listed twice."}
+    ]

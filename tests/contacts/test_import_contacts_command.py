@@ -132,3 +132,14 @@ def test_command_leaves_a_finished_import_row(csv_path):
     call_command("import_contacts", str(csv_path("email\na@x.io\n")))
 
     assert ContactImport.objects.get().status == ImportStatus.DONE
+
+
+def test_a_file_over_the_import_limit_is_refused_naming_the_limit(csv_path, settings):
+    settings.CONTACT_IMPORT_MAX_BYTES = 1024 * 1024
+    path = csv_path("email\n" + "someone@example.com\n" * 60_000)
+
+    with pytest.raises(CommandError) as error:
+        call_command("import_contacts", str(path))
+
+    assert "imports are limited to 1 MB" in str(error.value)
+    assert not ContactImport.objects.exists()
