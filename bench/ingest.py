@@ -1,13 +1,15 @@
 """Ingestion bench (issue 2): events/s through POST /api/v1/events/batch against raw COPY,
-single-event POST latency at a fixed open-loop rate, and where the time goes in-process.
+single-event POST latency at a fixed open-loop rate, the single-event rate sustained at
+p99 <= 25 ms as a share of a bare Django view's (issue 7), and where the time goes in-process.
 
     make bench                          # full run, ~3 minutes
     .venv/bin/python bench/ingest.py --quick
 
 It (re)creates its own database (BENCH_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/segflow_bench; the name must contain "bench"), migrates it,
-loads contacts with COPY, starts gunicorn on a free loopback port, drives it from threads in
-this process, stops it and drops the database (unless --keep). Celery publishes to
+loads contacts with COPY, starts gunicorn on a free loopback port (bench.ingest_settings: the
+production settings plus the bench-only bare view), drives it from threads in this process,
+stops it and drops the database (unless --keep). Celery publishes to
 BENCH_BROKER_URL (a scratch Redis database, as in production) or else to a filesystem queue in
 a temporary directory. Not a test: it prints figures (docs/benchmarks.md).
 """
@@ -33,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ingest_data import EventStream, contacts_copy  # noqa: E402
 from bench.ingest_load import Server, batch_load, open_loop  # noqa: E402
+from bench.ingest_rates import RateSearch, rate_search  # noqa: E402
 from bench.ingest_report import Row, load_average, machine_facts, markdown_table, verdict  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/segflow_bench"
@@ -40,6 +43,8 @@ BATCH_SIZE = 1000
 TARGET_EVENTS_PER_SECOND = 10_000
 TARGET_COPY_RATIO = 0.5
 TARGET_P99_MS = 25.0
+TARGET_BARE_SHARE = 0.5
+SERVER_SETTINGS = "bench.ingest_settings"
 # Bodies are encoded before the clock starts; this caps the batch phase at 6x the target.
 BODY_HEADROOM = 6
 
@@ -55,7 +60,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=8, help="concurrent batch clients")
     parser.add_argument("--single-seconds", type=float, default=20.0)
     parser.add_argument("--single-rate", type=float, default=200.0, help="req/s, open loop")
+    parser.add_argument(
+        "--rate-seconds", type=float, default=4.0, help="seconds per step of the rate search"
+    )
+    parser.add_argument("--bisections", type=int, default=3, help="rate search refinements")
     parser.add_argument("--inprocess-batches", type=int, default=20)
+    parser.add_argument("--inprocess-singles", type=int, default=1000)
     # The README's production command: 4 sync workers. Since the batch path got cheaper they
     # beat 3 x 4 gthread (one GIL per 4 threads) at batches, and single events keep p99 < 10 ms.
     parser.add_argument("--workers", type=int, default=4)
@@ -69,6 +79,9 @@ def parse_args() -> argparse.Namespace:
         args.batch_seconds = min(args.batch_seconds, 4.0)
         args.single_seconds = min(args.single_seconds, 4.0)
         args.inprocess_batches = min(args.inprocess_batches, 3)
+        args.rate_seconds = min(args.rate_seconds, 1.0)
+        args.bisections = min(args.bisections, 2)
+        args.inprocess_singles = min(args.inprocess_singles, 200)
     return args
 
 
@@ -190,6 +203,34 @@ def in_process(stream: EventStream, batches: int, profile: bool) -> dict[str, fl
     return {step: total / batches for step, total in timings.items()}
 
 
+def in_process_single(api_key: str, stream: EventStream, count: int) -> tuple[float, float]:
+    """(wall, CPU of this process) seconds per single-event POST through Django's handler and
+    middleware (the test client: no HTTP, no gunicorn), one request at a time."""
+    from django.test import Client
+
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    bodies = [json.dumps(stream.event()) for _ in range(count + 20)]
+
+    def post(body: str) -> None:
+        response = client.post("/api/v1/events", body, content_type="application/json")
+        if response.status_code != 202:
+            sys.exit(f"in-process single POST answered {response.status_code}")
+
+    for body in bodies[:20]:  # the key's lookup, connections, first-call imports
+        post(body)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for body in bodies[20:]:
+        post(body)
+    return (time.perf_counter() - wall) / count, (time.process_time() - cpu) / count
+
+
+def rate_rows(label: str, search: RateSearch) -> Row:
+    return Row(
+        f"{label}: highest open-loop rate at p99 <= {TARGET_P99_MS:.0f} ms",
+        f"{search.best:,.0f} req/s",
+    )
+
+
 def main() -> None:
     # A plain `kill` still runs the `finally` blocks that stop the server.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -211,6 +252,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
+    from bench.ingest_urls import BARE_PATH
     from contacts.api_keys import api_key_create
 
     call_command("migrate", verbosity=0)
@@ -231,8 +273,16 @@ def main() -> None:
     single_count = int(args.single_seconds * args.single_rate)
     single_bodies = [json.dumps(singles.event()).encode() for _ in range(single_count)]
 
+    rates_stream = EventStream(args.contacts, seed=5, label="rate")
+
+    def rate_bodies(count: int) -> list[bytes]:
+        return [json.dumps(rates_stream.event()).encode() for _ in range(count)]
+
     server = Server(
-        env=env, workers=args.workers, worker_class=args.worker_class, threads=args.threads
+        env=dict(env, DJANGO_SETTINGS_MODULE=SERVER_SETTINGS),
+        workers=args.workers,
+        worker_class=args.worker_class,
+        threads=args.threads,
     )
     try:
         server.wait_ready(api_key)
@@ -262,6 +312,19 @@ def main() -> None:
         single = open_loop(
             port=server.port, api_key=api_key, bodies=single_bodies, rate=args.single_rate
         )
+        searches = {}
+        for label, path in (("bare", BARE_PATH), ("single", "/api/v1/events")):
+            loads[f"{label} rates"] = load_average()
+            print(f"rate search, {label}: {args.rate_seconds:g} s per step ...", flush=True)
+            searches[label] = rate_search(
+                port=server.port,
+                api_key=api_key,
+                path=path,
+                bodies=rate_bodies,
+                p99_ms=TARGET_P99_MS,
+                seconds=args.rate_seconds,
+                bisections=args.bisections,
+            )
     finally:
         server.stop()
 
@@ -270,6 +333,9 @@ def main() -> None:
     copied, copy_seconds = copy_same_rows(url, after_id=first_id, up_to_id=last_id)
     steps = in_process(
         EventStream(args.contacts, seed=4, label="inproc"), args.inprocess_batches, args.profile
+    )
+    single_wall, single_cpu = in_process_single(
+        api_key, EventStream(args.contacts, seed=6, label="inproc-single"), args.inprocess_singles
     )
     loads["end"] = load_average()
     connection.close()
@@ -282,6 +348,8 @@ def main() -> None:
     ratio = events_per_second / copy_rate
     p99 = single.percentile(99)
     achieved = single.sent / single.seconds
+    bare_rate, single_rate = searches["bare"].best, searches["single"].best
+    share = single_rate / bare_rate if bare_rate else 0.0
     rows = [
         Row(
             f"Batch POST, {BATCH_SIZE:,}/request, {args.clients} clients, {batch.seconds:.0f} s",
@@ -307,6 +375,18 @@ def main() -> None:
             verdict(p99 <= TARGET_P99_MS and not single.errors),
         ),
         Row("Single POST achieved rate", f"{achieved:.0f} req/s", f"{args.single_rate:.0f}"),
+        rate_rows("Bare Django view (no auth, no DB)", searches["bare"]),
+        rate_rows("Single POST", searches["single"]),
+        Row(
+            "Single POST rate / bare view rate",
+            f"{share:.0%}" if bare_rate else "n/a",
+            f">= {TARGET_BARE_SHARE:.0%}",
+            verdict(share >= TARGET_BARE_SHARE),
+        ),
+        Row(
+            "In-process: single POST through Django's handler, wall / CPU per request",
+            f"{single_wall * 1000:.2f} / {single_cpu * 1000:.2f} ms",
+        ),
         Row("In-process: JSON parse per 1,000", f"{steps['json'] * 1000:.1f} ms"),
         Row("In-process: event_parse per 1,000", f"{steps['parse'] * 1000:.1f} ms"),
         Row("In-process: events_ingest per 1,000", f"{steps['ingest'] * 1000:.1f} ms"),
@@ -334,9 +414,12 @@ def main() -> None:
         f"({batch.duplicates:,} replays), {batch.rejected} rejected"
         + ("; ran out of pre-encoded bodies before the deadline" if batch.exhausted else "")
     )
+    for label, search in searches.items():
+        print(f"- Rate search, {label} (req/s: p99; x = missed): {search.summary()}")
     print()
     print(markdown_table(rows))
     problems = batch.errors[:3] + single.errors[:3]
+    problems += [s.first_error for s in searches.values() if s.first_error]
     if problems:
         print(f"\n{len(batch.errors)} batch and {len(single.errors)} single errors, e.g.:")
         for problem in problems:
