@@ -6,7 +6,12 @@ from django.utils.html import format_html, format_html_join
 
 from contacts.builtins import BUILTIN_INPUTS
 from contacts.contact_input import contact_input_clean
-from contacts.field_services import custom_field_delete
+from contacts.field_services import (
+    custom_field_create,
+    custom_field_definition_check,
+    custom_field_delete,
+    custom_field_update,
+)
 from contacts.field_usage import custom_field_readers
 from contacts.models import (
     ApiKey,
@@ -181,8 +186,38 @@ class TagAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
+class CustomFieldAdminForm(forms.ModelForm):
+    """Definitions follow the API's rules (contacts.field_services)."""
+
+    class Meta:
+        model = CustomField
+        fields = ["key", "label", "type", "choices", "source", "description"]
+
+    def clean(self):
+        cleaned = super().clean()
+        choices = cleaned.get("choices") or []
+        if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+            self.add_error("choices", "A list of strings.")
+            return cleaned
+        cleaned["choices"] = choices
+        try:
+            custom_field_definition_check(
+                key=cleaned.get("key", self.instance.key),
+                type=cleaned.get("type", self.instance.type),
+                choices=choices,
+                stored_choices=self.instance.choices or [],
+            )
+        except InvalidInput as exc:
+            for path, messages in exc.errors.items():
+                name = path.split("[", 1)[0]  # "choices[1]" is shown on the choices box
+                for message in messages:
+                    self.add_error(name if name in self.fields else None, message)
+        return cleaned
+
+
 @admin.register(CustomField)
 class CustomFieldAdmin(admin.ModelAdmin):
+    form = CustomFieldAdminForm
     list_display = ["key", "label", "type", "source"]
     list_filter = ["type", "source"]
     search_fields = ["key", "label"]
@@ -190,6 +225,15 @@ class CustomFieldAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # Stored values and segment conditions depend on both, as in the API.
         return ["key", "type"] if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        """Through contacts.field_services, as the API writes."""
+        values = {name: form.cleaned_data[name] for name in form.fields}
+        if change:
+            custom_field_update(field=obj, data=values)
+        else:
+            obj.pk = custom_field_create(**values).pk
+        obj.refresh_from_db()
 
     def get_deleted_objects(self, objs, request):
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)

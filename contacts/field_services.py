@@ -16,7 +16,7 @@ from segflow.errors import ErrorCollector, InvalidInput
 EDITABLE = frozenset({"key", "label", "type", "choices", "source", "description"})
 
 
-def _definition_check(
+def custom_field_definition_check(
     *, key: str, type: str, choices: list[str] | None, stored_choices: list[str]
 ) -> None:
     """InvalidInput naming every broken rule; `choices` None means not given."""
@@ -53,7 +53,7 @@ def custom_field_create(
     source: str = "manual",
     description: str = "",
 ) -> CustomField:
-    _definition_check(key=key, type=type, choices=choices, stored_choices=[])
+    custom_field_definition_check(key=key, type=type, choices=choices, stored_choices=[])
     try:
         with transaction.atomic():
             return CustomField.objects.create(
@@ -77,7 +77,7 @@ def custom_field_update(*, field: CustomField, data: Mapping[str, object]) -> Cu
     changes = dict(data)
     new_key = changes.pop("key", field.key)
     new_type = changes.get("type", field.type)
-    _definition_check(
+    custom_field_definition_check(
         key=new_key, type=new_type, choices=changes.get("choices"), stored_choices=field.choices
     )
     if new_key != field.key:

@@ -67,6 +67,35 @@ def test_key_and_type_cannot_change_in_the_admin(admin_client):
     assert (field.key, field.type, field.label) == ("seats", "number", "Seats bought")
 
 
+def _field_form(**values):
+    return {"label": "Plan", "type": "text", "source": "manual", "choices": "[]", **values}
+
+
+def test_a_field_added_in_the_admin_follows_the_api_rules(admin_client):
+    response = admin_client.post(
+        "/admin/contacts/customfield/add/",
+        _field_form(key="email", type="choice", choices='["pro", "Pro"]'),
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "key": ["'email' is a built-in contact field."],
+        "choices": ["Choice 'Pro' is listed twice."],
+    }
+    assert not CustomField.objects.exists()
+
+
+def test_a_field_added_in_the_admin_is_created(admin_client):
+    response = admin_client.post(
+        "/admin/contacts/customfield/add/",
+        _field_form(key="plan", type="choice", choices='["free", "pro"]'),
+    )
+
+    assert response.status_code == 302
+    field = CustomField.objects.get()
+    assert (field.key, field.type, field.choices) == ("plan", "choice", ["free", "pro"])
+
+
 @pytest.fixture
 def sent():
     from contacts.signals import contacts_changed

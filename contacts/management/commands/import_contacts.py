@@ -3,6 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from contacts.csv_files import csv_size_check
 from contacts.csv_import import (
     contact_import_abandon,
     contact_import_create,
@@ -45,13 +46,13 @@ class Command(BaseCommand):
                 raise CommandError(f"--map '{item}': write it as 'Column=key' (or 'Column=').")
             mapping[column.strip()] = key.strip()
         try:
+            csv_size_check(size=file.stat().st_size)  # before reading it
             data = file.read_bytes()
-        except OSError as exc:
-            raise CommandError(f"Cannot read {file}: {exc.strerror or exc}.") from None
-        try:
             contact_import = contact_import_create(
                 data=data, filename=file.name, mapping=mapping, tags=tag
             )
+        except OSError as exc:
+            raise CommandError(f"Cannot read {file}: {exc.strerror or exc}.") from None
         except InvalidInput as exc:
             problems = "\n".join(
                 f"  {path}: {message}"
