@@ -25,7 +25,7 @@ from contacts.models import (
     Tag,
 )
 from contacts.services import contact_delete, contact_update, contact_upsert
-from contacts.signals import notify_contacts_changed
+from contacts.signals import notify_contacts_changed, notify_contacts_deleting
 from segflow.errors import InvalidInput
 
 # Columns Segflow maintains that a staff user may still correct by hand.
@@ -136,9 +136,8 @@ class ContactAdmin(admin.ModelAdmin):
 
     @transaction.atomic
     def delete_queryset(self, request, queryset):
-        contact_ids = list(queryset.values_list("pk", flat=True))
+        notify_contacts_deleting(queryset.values_list("pk", flat=True))
         super().delete_queryset(request, queryset)
-        notify_contacts_changed(contact_ids, ["deleted"])
 
     @admin.display(description="Events")
     def recent_events(self, obj) -> str:

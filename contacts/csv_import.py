@@ -33,6 +33,7 @@ from contacts.services import contact_upsert
 from contacts.signals import contacts_changed_coalesced
 from segflow.errors import ErrorCollector, InvalidInput
 from segflow.json_input import find_unstorable_string
+from segflow.queue import enqueue_on_commit
 
 MAX_STORED_ERRORS = 1000
 _PROGRESS_FIELDS = [
@@ -97,10 +98,9 @@ def contact_import_create(
 
 
 def contact_import_enqueue(*, import_id: int) -> None:
-    """Process the import on a worker once the current transaction commits."""
-    from contacts.tasks import process_contact_import
-
-    transaction.on_commit(lambda: process_contact_import.delay(import_id))
+    """Process the import on a worker once the current transaction commits (the row stays
+    pending if the broker is down: contact_imports_reset_stuck enqueues it again)."""
+    enqueue_on_commit("contacts.tasks.process_contact_import", import_id)
 
 
 def _claim(import_id: int) -> dt.datetime | None:

@@ -70,8 +70,13 @@ def _ingest(events: Sequence[EventInput], source: str, now: dt.datetime) -> list
         else:
             stored = _insert_events_portable(events, contact_ids, source, now)
         fresh = [(e, s) for e, s in zip(events, stored, strict=True) if not s.duplicate]
+        stored_by_contact: dict[int, list[tuple[int, str]]] = {}
+        for event, result in fresh:
+            stored_by_contact.setdefault(result.contact_id, []).append(
+                (result.event_id, event.name)
+            )
         changes = {f"event:{event.name}" for event, _ in fresh}
-        notify_contacts_changed((s.contact_id for _, s in fresh), changes)
+        notify_contacts_changed(stored_by_contact, changes, events=stored_by_contact)
         # Last: its row locks make concurrent batches for the same contacts wait until commit.
         _advance_last_activity(fresh)
     return stored
@@ -109,7 +114,9 @@ def _ingest_one_for_known_contact(
             .first()
         )
         return StoredEvent(existing, contact_id, duplicate=True) if existing else None
-    notify_contacts_changed([contact_id], [f"event:{event.name}"])
+    notify_contacts_changed(
+        [contact_id], [f"event:{event.name}"], events={contact_id: [(event_id, event.name)]}
+    )
     return StoredEvent(event_id, contact_id, duplicate=False)
 
 

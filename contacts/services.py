@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 
 from contacts.field_types import apply_field_changes
 from contacts.models import Contact
-from contacts.signals import notify_contacts_changed
+from contacts.signals import notify_contacts_changed, notify_contacts_deleting
 from contacts.tags import contact_tags_add, contact_tags_set
 from segflow.errors import InvalidInput
 
@@ -118,6 +118,5 @@ def contact_update(
 
 def contact_delete(*, contact: Contact) -> None:
     with transaction.atomic():
-        contact_id = contact.pk
+        notify_contacts_deleting([contact.pk])
         contact.delete()
-        notify_contacts_changed([contact_id], ["deleted"])

@@ -5,16 +5,23 @@ Sent inside the transaction that made the change: receivers write what they must
 announced and a committed one is never lost, even when the process dies just after the commit.
 Receivers defer side effects that must follow the commit (a Celery publish) with on_commit.
 `changes` holds strings such as "field:email", "fields.plan", "tags", "subscriptions",
-"event:login", "deleted".
+"event:login". `events` says, per contact, which events the write stored (new ones, not
+replays of an idempotency key): {contact_id: [(event_id, name), ...]}, empty for writes that
+store no event. Consumers that act on events (flows enroll on them, once per event id) read
+it there; segments re-evaluate each contact for its own events' names only.
+
+`contacts_deleting` is sent inside the deleting transaction, before the rows go: receivers
+still see what the contacts belong to (segments write their `left` transitions).
 """
 
 import contextvars
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from django.dispatch import Signal
 
 contacts_changed = Signal()
+contacts_deleting = Signal()
 
 # Set inside `contacts_changed_coalesced()`: change kinds -> contact ids to send at its end.
 _coalescing: contextvars.ContextVar[dict[frozenset[str], set[int]] | None] = contextvars.ContextVar(
@@ -22,17 +29,29 @@ _coalescing: contextvars.ContextVar[dict[frozenset[str], set[int]] | None] = con
 )
 
 
-def notify_contacts_changed(contact_ids: Iterable[int], changes: Iterable[str]) -> None:
-    """Announce a change; call it inside the transaction that made it."""
+def notify_contacts_changed(
+    contact_ids: Iterable[int],
+    changes: Iterable[str],
+    events: Mapping[int, Sequence[tuple[int, str]]] | None = None,
+) -> None:
+    """Announce a change; call it inside the transaction that made it. Event writers pass
+    `events` and announce their whole batch at once (never coalesced)."""
     ids = sorted(set(contact_ids))
     kinds = frozenset(changes)
     if not ids or not kinds:
         return
     pending = _coalescing.get()
-    if pending is not None:
+    if pending is not None and not events:
         pending.setdefault(kinds, set()).update(ids)
         return
-    contacts_changed.send(sender=None, contact_ids=ids, changes=kinds)
+    contacts_changed.send(sender=None, contact_ids=ids, changes=kinds, events=events or {})
+
+
+def notify_contacts_deleting(contact_ids: Iterable[int]) -> None:
+    """Announce a deletion inside the deleting transaction, before deleting."""
+    ids = sorted(set(contact_ids))
+    if ids:
+        contacts_deleting.send(sender=None, contact_ids=ids)
 
 
 @contextmanager
@@ -48,4 +67,4 @@ def contacts_changed_coalesced() -> Iterator[None]:
     finally:
         _coalescing.reset(token)
     for kinds, ids in pending.items():
-        contacts_changed.send(sender=None, contact_ids=sorted(ids), changes=kinds)
+        contacts_changed.send(sender=None, contact_ids=sorted(ids), changes=kinds, events={})

@@ -8,16 +8,16 @@ Celery only runs the functions here (segments.tasks).
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from django.db import connection, transaction
-from django.db.models import Count, Subquery
-from django.db.models.functions import Coalesce
 
 from contacts.models import Contact
+from segflow.queue import enqueue_on_commit, wake_on_commit
 from segments.dependencies import DependencyGraph, is_affected
 from segments.evaluation import EvaluationResult, segment_evaluate, segment_evaluate_contacts
-from segments.models import PendingContactChange, Segment, SegmentMembership
+from segments.models import PendingContactChange, Segment
+from segments.signals import transitions_announce_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -27,28 +27,65 @@ DUE_BATCH_SIZE = 100
 # A contact created less than this before a segment's last full evaluation may have been
 # missed by it (its transaction committed later), so it is evaluated whatever changed.
 NEW_CONTACT_MARGIN = dt.timedelta(minutes=5)
+# Pending rows per write at most: contacts with identical change kinds share a row; past this
+# many kind sets, the smallest groups share one row with the union of their kinds (a contact
+# is then re-evaluated for a little more than it needs, never for less).
+MAX_PENDING_ROWS_PER_WRITE = 8
+PROCESS_TASK = "segments.tasks.process_contact_changes"
 
 
 # --- Incremental: contacts changed ------------------------------------------------------------
 
 
-def contact_changes_record(*, contact_ids: Iterable[int], changes: Iterable[str]) -> None:
-    """Queue the contacts for re-evaluation (durably, in the caller's transaction), then a
-    task to drain the queue once that transaction commits."""
-    kinds = sorted(set(changes))
-    ids = sorted(set(contact_ids))
-    if not ids or not kinds:
+def contact_changes_record(
+    *,
+    contact_ids: Iterable[int],
+    changes: Iterable[str],
+    events: Mapping[int, Sequence[tuple[int, str]]] | None = None,
+) -> None:
+    """Queue the contacts for re-evaluation (durably, in the caller's transaction), then wake
+    a worker once that transaction commits (unless a wake-up is queued already).
+
+    With `events` ({contact id: [(event id, name), ...]}), each contact's "event:" kinds are
+    its own events' names, not the write's union: a contact that only logged in is not
+    re-evaluated for a segment reading `purchase`.
+    """
+    groups = _group_by_kinds(sorted(set(contact_ids)), frozenset(changes), events or {})
+    if not groups:
         return
-    PendingContactChange.objects.create(contact_ids=ids, contact_count=len(ids), changes=kinds)
-    from segments.tasks import process_contact_changes
+    PendingContactChange.objects.bulk_create(
+        PendingContactChange(contact_ids=ids, contact_count=len(ids), changes=sorted(kinds))
+        for kinds, ids in groups
+    )
+    wake_on_commit(PROCESS_TASK)
 
-    transaction.on_commit(process_contact_changes.delay)
+
+def _group_by_kinds(
+    contact_ids: list[int], changes: frozenset[str], events: Mapping[int, Sequence[tuple]]
+) -> list[tuple[frozenset[str], list[int]]]:
+    if not contact_ids or not changes:
+        return []
+    if not events:
+        return [(changes, contact_ids)]
+    shared = frozenset(kind for kind in changes if not kind.startswith("event:"))
+    by_kinds: dict[frozenset[str], list[int]] = defaultdict(list)
+    for contact_id in contact_ids:
+        own = events.get(contact_id)
+        kinds = shared | {f"event:{name}" for _, name in own} if own else changes
+        by_kinds[kinds].append(contact_id)
+    groups = sorted(by_kinds.items(), key=lambda group: -len(group[1]))
+    if len(groups) > MAX_PENDING_ROWS_PER_WRITE:
+        rest = groups[MAX_PENDING_ROWS_PER_WRITE - 1 :]
+        merged_kinds = frozenset().union(*(kinds for kinds, _ in rest))
+        merged_ids = sorted(contact_id for _, ids in rest for contact_id in ids)
+        groups = [*groups[: MAX_PENDING_ROWS_PER_WRITE - 1], (merged_kinds, merged_ids)]
+    return groups
 
 
-def on_contacts_changed(sender, *, contact_ids, changes, **kwargs) -> None:
+def on_contacts_changed(sender, *, contact_ids, changes, events=None, **kwargs) -> None:
     """Receiver of contacts.signals.contacts_changed, inside the writer's transaction: the
     pending rows commit (or roll back) with the change itself."""
-    contact_changes_record(contact_ids=contact_ids, changes=changes)
+    contact_changes_record(contact_ids=contact_ids, changes=changes, events=events)
 
 
 def contact_changes_process(*, now: dt.datetime, batch_size: int = CHANGE_BATCH_SIZE) -> int:
@@ -63,9 +100,7 @@ def contact_changes_process(*, now: dt.datetime, batch_size: int = CHANGE_BATCH_
         if claimed < batch_size:
             break
     else:
-        from segments.tasks import process_contact_changes
-
-        transaction.on_commit(process_contact_changes.delay)  # more to do: let others in
+        wake_on_commit(PROCESS_TASK)  # more to do: let other workers in
     return processed
 
 
@@ -81,8 +116,10 @@ def contact_changes_process_batch(*, now: dt.datetime, batch_size: int = CHANGE_
         for _, contact_ids, changes in claimed:
             for contact_id in contact_ids:
                 changes_by_contact[contact_id].update(changes)
-        contacts_reevaluate(changes_by_contact=changes_by_contact, now=now)
+        results = contacts_reevaluate(changes_by_contact=changes_by_contact, now=now)
         PendingContactChange.objects.filter(id__in=[row_id for row_id, _, _ in claimed]).delete()
+        if any(result.changed for result in results.values()):
+            transitions_announce_on_commit()
     return sum(len(contact_ids) for _, contact_ids, _ in claimed)
 
 
@@ -122,8 +159,6 @@ def contacts_reevaluate(
         Contact.objects.filter(pk__in=changes_by_contact).values_list("pk", "created_at")
     )
     graph = DependencyGraph.load()
-    if len(created_at) < len(changes_by_contact):
-        segments_recount_sizes(graph)  # deleted contacts took their memberships with them
     # Never evaluated yet: its first full evaluation, queued already, covers everyone.
     segments = Segment.objects.filter(last_evaluated_at__isnull=False).only(
         "pk", "dependency_keys", "last_evaluated_at", "size"
@@ -163,20 +198,6 @@ def contacts_reevaluate(
     return results
 
 
-def segments_recount_sizes(graph: DependencyGraph) -> None:
-    """Recount every segment's size, one row at a time in dependency order: the order in which
-    evaluations lock segment rows, so a worker recounting and a worker evaluating queue
-    instead of deadlocking (one UPDATE of all rows locked them in heap order)."""
-    for segment in graph.ordered(Segment.objects.only("pk")):
-        current = SegmentMembership.objects.current().filter(segment=segment.pk)
-        Segment.objects.filter(pk=segment.pk).update(
-            size=Coalesce(
-                Subquery(current.order_by().values("segment").annotate(n=Count("pk")).values("n")),
-                0,
-            )
-        )
-
-
 # --- Full evaluation in dependency order -----------------------------------------------------
 
 
@@ -202,22 +223,23 @@ def segments_refresh(
         if result.changed:
             readers = graph.downstream[segment.pk] - set(results) - set(pending)
             pending.update(Segment.objects.in_bulk(readers))
+    if any(result.changed for result in results.values()):
+        transitions_announce_on_commit()
     return results
 
 
 def segment_queue_refresh(*, segment_ids: Iterable[int]) -> None:
     """Queue a full refresh of these segments once the current transaction commits."""
-    from segments.tasks import refresh_segments
-
     ids = sorted(set(segment_ids))
     if ids:
-        transaction.on_commit(lambda: refresh_segments.delay(ids))
+        enqueue_on_commit("segments.tasks.refresh_segments", ids)
 
 
 def segment_evaluate_now(*, segment: Segment, now: dt.datetime) -> EvaluationResult:
     """Evaluate in the caller's process (on demand); the segments reading it are queued."""
     result = segment_evaluate(segment=segment, now=now)
     if result.changed:
+        transitions_announce_on_commit()
         segment_queue_refresh(segment_ids=DependencyGraph.load().downstream[segment.pk])
     return result
 

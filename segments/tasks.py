@@ -3,8 +3,10 @@
 from celery import shared_task
 from django.utils import timezone
 
+from segflow.queue import wake_clear
 from segments import drain, scheduler
 from segments.models import Segment
+from segments.signals import transitions_announce
 
 
 @shared_task
@@ -16,7 +18,9 @@ def refresh_segments(segment_ids: list[int]) -> None:
 
 @shared_task
 def process_contact_changes() -> None:
-    """Drain the pending contact changes (queued by every contacts_changed)."""
+    """Drain the pending contact changes (woken by contacts_changed). The wake-up flag is
+    cleared first, so a change committed from now on wakes a worker again (segflow.queue)."""
+    wake_clear(scheduler.PROCESS_TASK)
     drain.contact_changes_drain(now=timezone.now())
 
 
@@ -30,3 +34,10 @@ def sweep_contact_changes() -> None:
 def evaluate_due_segments() -> None:
     """Re-evaluate time-relative segments whose next evaluation is due (beat, every minute)."""
     scheduler.segments_evaluate_due(now=timezone.now())
+
+
+@shared_task
+def wake_transition_consumers() -> None:
+    """Beat, every minute: wake the transitions feed's consumers (segments.feed), in case a
+    wake-up after a commit was lost."""
+    transitions_announce()

@@ -135,12 +135,16 @@ def _purge(queue: str) -> None:
 @pytest.fixture
 def celery_worker_process(transactional_db):
     from segflow.celery import app
+    from segflow.queue import wake_clear
+    from segments.scheduler import PROCESS_TASK
 
     queue = f"test-{uuid.uuid4().hex[:12]}"
     with tempfile.TemporaryDirectory(prefix="celery-worker-") as log_dir:
         worker = CeleryWorkerProcess(queue=queue, log_path=Path(log_dir) / "worker.log")
         previous_queue = app.conf.task_default_queue
         app.conf.task_default_queue = queue
+        # A wake-up flag left by an earlier test would swallow this test's first wake-up.
+        wake_clear(PROCESS_TASK)
         try:
             worker.start()
             yield worker
@@ -148,3 +152,4 @@ def celery_worker_process(transactional_db):
             worker.stop()
             app.conf.task_default_queue = previous_queue
             _purge(queue)
+            wake_clear(PROCESS_TASK)

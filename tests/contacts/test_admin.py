@@ -144,15 +144,24 @@ def test_a_contact_edited_in_the_admin_is_announced_to_segments(
     assert sent == [([contact.pk], {"field:country"})]
 
 
-def test_a_contact_deleted_in_the_admin_is_announced_to_segments(
-    admin_client, sent, django_capture_on_commit_callbacks
-):
-    contact = ContactFactory()
+def test_a_contact_deleted_in_the_admin_leaves_its_segments(admin_client):
+    from segments.evaluation import segment_evaluate
+    from segments.models import SegmentTransition
 
-    with django_capture_on_commit_callbacks(execute=True):
-        admin_client.post(f"/admin/contacts/contact/{contact.pk}/delete/", {"post": "yes"})
+    contact = ContactFactory(country="FR")
+    france = segment_create(
+        name="France", conditions={"type": "field", "field": "country", "op": "eq", "value": "FR"}
+    )
+    segment_evaluate(segment=france, now=france.created_at)
 
-    assert sent == [([contact.pk], {"deleted"})]
+    response = admin_client.post(f"/admin/contacts/contact/{contact.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not Contact.objects.filter(pk=contact.pk).exists()
+    left = SegmentTransition.objects.filter(kind="left").values_list("segment", "contact")
+    assert list(left) == [(france.pk, contact.pk)]
+    france.refresh_from_db()
+    assert france.size == 0
 
 
 def test_a_tag_added_in_the_admin_is_announced_to_segments(

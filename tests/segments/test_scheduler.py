@@ -2,20 +2,17 @@ import datetime as dt
 
 import pytest
 from django.db import connection, transaction
-from django.test.utils import CaptureQueriesContext
 
 from contacts.models import Contact, CustomField
 from contacts.signals import contacts_changed
-from segments.dependencies import DependencyGraph
 from segments.evaluation import segment_evaluate
-from segments.models import PendingContactChange, Segment, SegmentMembership, SegmentTransition
+from segments.models import PendingContactChange, SegmentMembership, SegmentTransition
 from segments.scheduler import (
     contact_changes_process,
     contact_changes_process_batch,
     contact_changes_record,
     segments_claim_due,
     segments_evaluate_due,
-    segments_recount_sizes,
 )
 from segments.services import segment_create
 from tests.factories import (
@@ -77,10 +74,15 @@ def test_ingested_events_are_pending_for_segments_in_the_ingest_transaction(
     ]
     with django_capture_on_commit_callbacks() as after_commit, transaction.atomic():
         events_ingest(events=batch, now=NOW)
-        [pending] = PendingContactChange.objects.values_list("contact_ids", flat=True)
-        assert set(pending) == {known.pk, Contact.objects.get(email="new@example.com").pk}
+        pending = PendingContactChange.objects.values_list("contact_ids", "changes")
+        new = Contact.objects.get(email="new@example.com")
+        assert sorted(pending) == sorted(
+            [([known.pk], ["event:login"]), ([new.pk], ["event:signup"])]
+        )
 
-    assert [callback.__qualname__ for callback in after_commit] == ["Task.delay"]
+    assert [callback.__qualname__ for callback in after_commit] == [
+        "wake_on_commit.<locals>.<lambda>"
+    ]
 
 
 def test_change_reevaluates_only_that_contact(old_contacts):
@@ -181,8 +183,6 @@ def test_rows_another_worker_holds_are_skipped(transactional_db):
     """SKIP LOCKED: a second worker takes the next rows instead of waiting."""
     import threading
 
-    from django.db import connection
-
     held, free = (PendingContactChangeFactory(contact_ids=[n], contact_count=1) for n in (1, 2))
     locked, release = threading.Event(), threading.Event()
 
@@ -205,38 +205,6 @@ def test_rows_another_worker_holds_are_skipped(transactional_db):
     assert claimed == 1
     assert list(PendingContactChange.objects.values_list("pk", flat=True)) == [held.pk]
     assert free.pk != held.pk
-
-
-def test_deleted_contact_leaves_segment_sizes(old_contacts):
-    ann, _ = old_contacts
-    france = evaluated_segment("France", IN_FRANCE)
-    ann_id = ann.pk
-    ann.delete()
-    contact_changes_record(contact_ids=[ann_id], changes=["deleted"])
-
-    contact_changes_process(now=LATER)
-
-    france.refresh_from_db()
-    assert france.size == 1
-
-
-def test_sizes_are_recounted_in_the_order_evaluations_lock_segments(old_contacts):
-    ann, _ = old_contacts
-    france = evaluated_segment("France", IN_FRANCE)
-    reader = evaluated_segment(
-        "Reads France", {"type": "segment", "op": "in", "segment": france.pk}
-    )
-    vips = evaluated_segment("VIP", VIP)  # created last, but reads no segment: locked before
-    ann.delete()
-
-    with CaptureQueriesContext(connection) as captured:
-        segments_recount_sizes(DependencyGraph.load())
-
-    updates = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("UPDATE")]
-    segment_of = {f'"segments_segment"."id" = {s.pk}': s.pk for s in (france, reader, vips)}
-    order = [next(pk for where, pk in segment_of.items() if where in sql) for sql in updates]
-    assert order == [france.pk, vips.pk, reader.pk]
-    assert [s.size for s in Segment.objects.order_by("pk")] == [1, 1, 0]
 
 
 def test_batch_is_a_fixed_number_of_queries(django_assert_num_queries):

@@ -1,0 +1,95 @@
+"""Publishing Celery tasks by name, after the writer's transaction commits.
+
+Apps enqueue by task name, so a module that queues work never imports the module of its task
+(the task module imports the service, not the other way round).
+
+The durable state is always in PostgreSQL rows (pending changes, imports, schedules); a
+message only wakes a worker up. So a publish that fails after the commit (the broker is down)
+is logged and skipped: the request that committed still succeeds, and the beat sweeps pick the
+work up once the broker is back. Publishes do not retry and give up on a dead broker after
+CELERY_BROKER_CONNECTION_TIMEOUT (settings), so an outage costs a request at most that long.
+
+Wake-ups (`wake_on_commit`) are deduplicated on Redis: a flag set with SET NX EX says "a
+wake-up for this task is queued", so N writes while one is queued publish one message, not N.
+The task clears the flag (`wake_clear`) before it claims work, so a write committed after the
+clear publishes a fresh wake-up and one committed before it is seen by the claim. The flag
+expires after WAKE_TTL in case its message is lost. Other brokers (the embedded filesystem
+transport) publish every wake-up.
+"""
+
+import logging
+from contextlib import nullcontext
+from importlib import import_module
+
+from celery import Task
+from django.db import transaction
+
+from segflow.celery import app
+
+logger = logging.getLogger(__name__)
+
+WAKE_TTL = 60  # seconds; the beat sweeps run every minute too
+_WAKE_KEY = "segflow:wake:{}"
+
+
+def enqueue_on_commit(task_name: str, *args) -> None:
+    """Publish the task once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: task_publish(task_name, *args))
+
+
+def wake_on_commit(task_name: str) -> None:
+    """Publish an argument-less wake-up once the transaction commits, unless one is queued."""
+    transaction.on_commit(lambda: task_publish(task_name, wake=True))
+
+
+def task_publish(task_name: str, *args, wake: bool = False) -> bool:
+    """Publish now; False when the broker could not take it (logged, not raised), or when
+    `wake` and a wake-up for this task is already queued."""
+    if app.conf.task_always_eager:
+        _task(task_name).apply(args=args)
+        return True
+    try:
+        with app.producer_or_acquire() as producer:
+            if wake and not _wake_flag_set(producer.channel, task_name):
+                return False
+            app.send_task(task_name, args=args, producer=producer, retry=False)
+    except Exception:
+        # Broker down or unreachable: the work is durable in the database, a sweep takes it.
+        logger.warning("Could not publish %s; left to the periodic sweep", task_name, exc_info=True)
+        return False
+    return True
+
+
+def wake_clear(task_name: str) -> None:
+    """Called by a woken task before it claims work: the next write wakes it again."""
+    if app.conf.task_always_eager:
+        return
+    try:
+        with app.producer_or_acquire() as producer, _redis_client(producer.channel) as client:
+            if client is not None:
+                client.delete(_WAKE_KEY.format(task_name))
+    except Exception:
+        logger.warning("Could not clear the wake-up flag of %s", task_name, exc_info=True)
+
+
+def _wake_flag_set(channel, task_name: str) -> bool:
+    """True when this call set the flag (or there is no flag store): publish the wake-up."""
+    with _redis_client(channel) as client:
+        if client is None:
+            return True
+        return bool(client.set(_WAKE_KEY.format(task_name), "1", nx=True, ex=WAKE_TTL))
+
+
+def _redis_client(channel):
+    """A synchronous client on the broker's Redis (the channel's own client belongs to
+    kombu's event loop in a worker), or None for another transport."""
+    if channel.connection.driver_type != "redis":
+        return nullcontext(None)
+    return channel.conn_or_acquire()
+
+
+def _task(task_name: str) -> Task:
+    """The task object, importing its module (eager mode runs it in this process)."""
+    if task_name not in app.tasks:
+        import_module(task_name.rpartition(".")[0])
+    return app.tasks[task_name]

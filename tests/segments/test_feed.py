@@ -1,0 +1,138 @@
+import datetime as dt
+import threading
+
+import psycopg
+import pytest
+from django.db import connection, transaction
+from django.db.transaction import TransactionManagementError
+
+from segments.feed import transitions_claim
+from segments.models import SegmentTransition, TransitionConsumer
+from tests.factories import ContactFactory, SegmentFactory
+
+# Committed data: the feed never shows a transaction's own transitions to it (nor anything
+# written after them while it runs), so the test's transaction must not wrap the writes.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
+
+
+def transitions(count: int, segment=None) -> list[int]:
+    segment = segment or SegmentFactory()
+    contact = ContactFactory()
+    return [
+        SegmentTransition.objects.create(
+            segment=segment, contact_id=contact.pk, kind="entered", occurred_at=NOW
+        ).pk
+        for _ in range(count)
+    ]
+
+
+def claim(consumer: str, limit: int = 100) -> list[int]:
+    with transaction.atomic():
+        return [row.pk for row in transitions_claim(consumer=consumer, limit=limit)]
+
+
+def test_a_new_consumer_starts_after_the_transitions_written_before_it():
+    transitions(2)
+
+    assert claim("flows") == []
+    later = transitions(1)
+    assert claim("flows") == later
+
+
+def test_consumers_read_the_same_transitions_independently():
+    claim("flows"), claim("webhooks")
+    written = transitions(3)
+
+    assert claim("flows", limit=2) == written[:2]
+    assert claim("webhooks") == written
+    assert claim("flows") == written[2:]
+    assert claim("webhooks") == []
+
+
+def test_the_cursor_is_stored_per_consumer():
+    claim("flows")
+    written = transitions(2)
+
+    claim("flows")
+
+    cursor = TransitionConsumer.objects.get(name="flows")
+    last = SegmentTransition.objects.get(pk=written[-1])
+    assert (cursor.last_xact_id, cursor.last_transition_id) == (last.xact_id, last.pk)
+
+
+def test_a_rolled_back_claim_delivers_its_transitions_again():
+    claim("flows")
+    written = transitions(3)
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        assert [row.pk for row in transitions_claim(consumer="flows", limit=10)] == written
+        raise RuntimeError("the consumer failed")
+
+    assert claim("flows") == written
+
+
+def test_claiming_outside_a_transaction_is_refused():
+    with pytest.raises(TransactionManagementError):
+        transitions_claim(consumer="flows", limit=10)
+
+
+def test_concurrent_claimers_never_get_the_same_transition():
+    claim("flows")
+    written = transitions(60)
+    delivered: list[int] = []
+    lock = threading.Lock()
+    start = threading.Barrier(4)
+
+    def worker():
+        try:
+            start.wait()
+            for _ in range(500):
+                with lock:
+                    if len(delivered) >= len(written):
+                        return
+                rows = claim("flows", limit=7)
+                with lock:
+                    delivered.extend(rows)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(delivered) == written  # each once, none lost
+
+
+def _other_connection() -> psycopg.Connection:
+    settings = connection.settings_dict
+    return psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        password=settings["PASSWORD"] or None,
+        host=settings["HOST"] or "127.0.0.1",
+        port=settings["PORT"] or 5432,
+    )
+
+
+def test_a_transition_of_a_transaction_still_open_is_not_skipped():
+    segment, contact = SegmentFactory(), ContactFactory()
+    claim("flows")
+    # given a transaction that inserted a transition and is still open
+    with _other_connection() as other:
+        other.execute(
+            f"INSERT INTO {SegmentTransition._meta.db_table} "
+            "(segment_id, contact_id, kind, occurred_at) VALUES (%s, %s, 'left', %s)",
+            [segment.pk, contact.pk, NOW],
+        )
+        # when a later transaction commits its own transition, and the consumer reads
+        later = transitions(1, segment=segment)
+        assert claim("flows") == []  # held back behind the open transaction, not passed
+        other.commit()
+
+    # then both are delivered, the earlier transaction's first
+    open_one = SegmentTransition.objects.get(kind="left").pk
+    assert claim("flows") == [open_one, *later]
