@@ -19,6 +19,7 @@ def test_request_without_key_is_401_with_bearer_challenge():
 
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == "Bearer"
+    assert response.json() == {"detail": "Authentication credentials were not provided."}
 
 
 def test_wrong_key_is_401():
