@@ -17,7 +17,12 @@ def custom_field_readers(*, key: str) -> list[str]:
 
 def custom_field_check_unused(*, key: str, path: str, change: str) -> None:
     """Raise InvalidInput (at `path`) when something reads the field; `change` says what the
-    client tried ("delete it", "change its type")."""
+    client tried ("delete it", "change its type").
+
+    Call it inside the transaction that makes the change, before it: readers lock against
+    concurrent saves of what reads the field (segments.graph_lock), so a reader saved
+    meanwhile is either seen here or refused when it validates.
+    """
     readers = custom_field_readers(key=key)
     if readers:
         raise InvalidInput.single(

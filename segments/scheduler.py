@@ -15,7 +15,12 @@ from django.db import connection, transaction
 from contacts.models import Contact
 from segflow.queue import enqueue_on_commit, wake_on_commit
 from segments.dependencies import DependencyGraph, is_affected
-from segments.evaluation import EvaluationResult, segment_evaluate, segment_evaluate_contacts
+from segments.evaluation import (
+    EvaluationResult,
+    SegmentEvaluationFailed,
+    segment_evaluate,
+    segment_evaluate_contacts,
+)
 from segments.models import PendingContactChange, Segment
 from segments.signals import transitions_announce_on_commit
 
@@ -160,9 +165,10 @@ def contacts_reevaluate(
     )
     graph = DependencyGraph.load()
     # Never evaluated yet: its first full evaluation, queued already, covers everyone.
-    segments = Segment.objects.filter(last_evaluated_at__isnull=False).only(
-        "pk", "dependency_keys", "last_evaluated_at", "size"
-    )
+    # Failed segments wait for new conditions or an explicit evaluation (segments.evaluation).
+    segments = Segment.objects.filter(
+        last_evaluated_at__isnull=False, failed_at__isnull=True
+    ).only("pk", "dependency_keys", "last_evaluated_at", "size")
     moved: dict[int, frozenset[int]] = {}
     results: dict[int, EvaluationResult] = {}
     for segment in graph.ordered(segments):
@@ -180,13 +186,12 @@ def contacts_reevaluate(
             contact_ids |= moved.get(read_id, frozenset())
         if not contact_ids:
             continue
+        # One broken segment must not hold the others back: each evaluation is a savepoint,
+        # and a failed one is marked failed in the batch's transaction.
         try:
-            with transaction.atomic():  # one broken segment must not hold the others back
-                result = segment_evaluate_contacts(
-                    segment=segment, contact_ids=contact_ids, now=now
-                )
-        except Segment.DoesNotExist:
-            continue  # deleted meanwhile
+            result = segment_evaluate_contacts(segment=segment, contact_ids=contact_ids, now=now)
+        except (Segment.DoesNotExist, SegmentEvaluationFailed):
+            continue  # deleted meanwhile, or failed (logged and skipped from now on)
         except Exception:
             logger.exception("Incremental evaluation of segment %s failed", segment.pk)
             # These pending rows go with the batch; a full evaluation, due now (and retried
@@ -207,22 +212,22 @@ def segments_refresh(
     """Fully evaluate the segments in dependency order, then (transitively) the segments that
     read one whose membership changed. Each segment is its own transaction."""
     graph = DependencyGraph.load()
-    pending = {segment.pk: segment for segment in segments}
+    pending = {segment.pk: segment for segment in segments if segment.failed_at is None}
     results: dict[int, EvaluationResult] = {}
     while pending:
         segment = graph.ordered(pending.values())[0]
         del pending[segment.pk]
         try:
             result = segment_evaluate(segment=segment, now=now)
-        except Segment.DoesNotExist:
-            continue
+        except (Segment.DoesNotExist, SegmentEvaluationFailed):
+            continue  # deleted meanwhile, or failed (logged and skipped from now on)
         except Exception:
             logger.exception("Evaluation of segment %s failed", segment.pk)
             continue
         results[segment.pk] = result
         if result.changed:
             readers = graph.downstream[segment.pk] - set(results) - set(pending)
-            pending.update(Segment.objects.in_bulk(readers))
+            pending.update(Segment.objects.filter(failed_at__isnull=True).in_bulk(readers))
     if any(result.changed for result in results.values()):
         transitions_announce_on_commit()
     return results
@@ -253,7 +258,7 @@ def segments_claim_due(*, now: dt.datetime, limit: int = DUE_BATCH_SIZE) -> list
     with transaction.atomic():
         due = list(
             Segment.objects.select_for_update(skip_locked=True)
-            .filter(next_evaluation_at__lte=now)
+            .filter(next_evaluation_at__lte=now, failed_at__isnull=True)
             .order_by("next_evaluation_at", "pk")[:limit]
         )
         for segment in due:

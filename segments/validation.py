@@ -29,6 +29,7 @@ __all__ = [
     "dependencies",
     "is_time_relative",
     "segment_references",
+    "stored_conditions_problem",
     "validate_conditions",
     "validate_conditions_or_raise",
 ]
@@ -84,6 +85,13 @@ def validate_conditions_or_raise(tree: object, **kwargs) -> None:
         for error in errors:
             collected.setdefault(error.path, []).append(error.message)
         raise InvalidInput(collected)
+
+
+def stored_conditions_problem(tree: object, *, segment_id: int) -> str:
+    """What no longer holds in a saved segment's conditions, on one line ("" when they are
+    valid): the reason a segment cannot be evaluated, as its owner can act on it."""
+    errors = validate_conditions(tree, segment_id=segment_id)
+    return " ".join(f"{error.path}: {error.message}" for error in errors[:3])
 
 
 def _describe(value: object) -> str:

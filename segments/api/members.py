@@ -6,7 +6,7 @@ from rest_framework.views import APIView
 from contacts.representations import ContactOutputSerializer
 from segflow.api.pagination import PageNumberPagination, paginated_response
 from segflow.api.params import date_param
-from segments.api.segments import segment_or_404
+from segments.api.segments import FAILED, segment_not_failed, segment_or_404
 from segments.api.serializers import DailyStatsOutputSerializer
 from segments.selectors import segment_history, segment_members
 
@@ -16,11 +16,12 @@ class SegmentMembersApi(APIView):
 
     @extend_schema(
         operation_id="segments_members",
-        responses=ContactOutputSerializer(many=True),
-        description="Current members, in the shape of GET /api/v1/contacts.",
+        responses={200: ContactOutputSerializer(many=True), 409: FAILED},
+        description="Current members, in the shape of GET /api/v1/contacts. A failed segment "
+        "(its members are stale) is a 409 with the reason.",
     )
     def get(self, request, pk: int):
-        members = segment_members(segment=segment_or_404(pk))
+        members = segment_members(segment=segment_not_failed(segment_or_404(pk)))
         return paginated_response(self, members, ContactOutputSerializer)
 
 

@@ -1,8 +1,10 @@
 """Segments CRUD: GET/POST /api/v1/segments, GET/PATCH/DELETE /api/v1/segments/{id}."""
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -18,6 +20,35 @@ from segments.validation import validate_conditions
 
 def segment_or_404(pk: int) -> Segment:
     return get_object_or_404(Segment.objects.prefetch_related("depends_on"), pk=pk)
+
+
+class SegmentFailed(APIException):
+    """409: the segment's conditions cannot be evaluated (a failed segment)."""
+
+    status_code = status.HTTP_409_CONFLICT
+
+    def __init__(self, *, segment_id: int, reason: str):
+        super().__init__(
+            {
+                "detail": f"Segment {segment_id} cannot be evaluated: {reason} "
+                "Change its conditions, or evaluate it with wait=true once what it reads "
+                "is back.",
+                "failure_reason": reason,
+            }
+        )
+
+
+FAILED = OpenApiResponse(
+    description='The segment is failed (`{"detail", "failure_reason"}`): its conditions '
+    "cannot be evaluated until they change."
+)
+
+
+def segment_not_failed(segment: Segment) -> Segment:
+    """The segment, or a 409 when it is marked failed (its memberships are stale)."""
+    if segment.failed_at is not None:
+        raise SegmentFailed(segment_id=segment.pk, reason=segment.failure_reason)
+    return segment
 
 
 def validated_input(request, *, partial: bool = False, segment_id: int | None = None) -> dict:
@@ -70,12 +101,16 @@ class SegmentDetailApi(APIView):
         request=SegmentInputSerializer,
         responses=SegmentOutputSerializer,
         description="Change the given keys only. New conditions are validated (cycles "
-        "through other segments included) and a full evaluation is queued.",
+        "through other segments included), clear a failure (`failed_at`) and a full "
+        "evaluation is queued.",
     )
     def patch(self, request, pk: int):
         segment = segment_or_404(pk)
         changes = validated_input(request, partial=True, segment_id=segment.pk)
-        segment_update(segment=segment, **changes)
+        try:
+            segment_update(segment=segment, **changes)
+        except Segment.DoesNotExist:
+            raise Http404 from None  # deleted meanwhile
         return Response(SegmentOutputSerializer(segment_or_404(pk)).data)
 
     @extend_schema(
@@ -84,5 +119,8 @@ class SegmentDetailApi(APIView):
         description="Refused (400) while another segment's conditions use this segment.",
     )
     def delete(self, request, pk: int):
-        segment_delete(segment=segment_or_404(pk))
+        try:
+            segment_delete(segment=segment_or_404(pk))
+        except Segment.DoesNotExist:
+            raise Http404 from None  # deleted meanwhile
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -31,6 +31,8 @@ class SegmentInputSerializer(StrictSerializer):
             "depends_on",
             "last_evaluated_at",
             "next_evaluation_at",
+            "failed_at",
+            "failure_reason",
             "created_at",
             "updated_at",
         }
@@ -63,9 +65,19 @@ class SegmentOutputSerializer(serializers.ModelSerializer):
             "size",
             "last_evaluated_at",
             "next_evaluation_at",
+            "failed_at",
+            "failure_reason",
             "created_at",
             "updated_at",
         ]
+        extra_kwargs = {
+            "failed_at": {
+                "help_text": "When an evaluation failed (null when it did not): the segment is "
+                "skipped by background evaluation until its conditions change or an "
+                "evaluation with wait=true succeeds."
+            },
+            "failure_reason": {"help_text": "Why it failed; empty when it did not."},
+        }
 
 
 class EvaluationOutputSerializer(serializers.Serializer):

@@ -214,9 +214,9 @@ def test_batch_is_a_fixed_number_of_queries(django_assert_num_queries):
     Contact.objects.update(country="DE")
     contact_changes_record(contact_ids=[c.pk for c in contacts], changes=["field:country"])
 
-    # savepoint, claim, contacts' created_at, graph, segments; for France only: savepoint x2,
-    # lock, diff, size, stats, release x2; delete the claimed rows, release
-    with django_assert_num_queries(15):
+    # savepoint, claim, contacts' created_at, graph, segments; for France only: savepoint,
+    # lock, diff, size, stats, release; delete the claimed rows, release
+    with django_assert_num_queries(13):
         contact_changes_process_batch(now=LATER)
 
 
@@ -294,7 +294,7 @@ def test_a_segment_that_fails_does_not_stop_the_others():
     assert broken.last_evaluated_at is None
 
 
-def test_a_segment_failing_incrementally_is_made_due_for_a_full_evaluation(old_contacts):
+def test_a_segment_failing_incrementally_is_marked_failed_and_skipped(old_contacts):
     # given: two evaluated segments; one stops compiling, then a contact changes
     CustomFieldFactory(key="plan", type="text")
     broken = evaluated_segment("Pro", {"type": "field", "field": "plan", "op": "eq", "value": "x"})
@@ -307,10 +307,13 @@ def test_a_segment_failing_incrementally_is_made_due_for_a_full_evaluation(old_c
     # when
     contact_changes_process_batch(now=LATER)
 
-    # then: the change is consumed, and the broken segment will get a full evaluation, which
-    # covers the contact whose incremental evaluation failed
+    # then: the change is consumed; the broken segment is marked failed (with the reason) and
+    # left alone until its conditions change (tests/segments/test_failed_segments.py)
     assert not PendingContactChange.objects.exists()
     assert ann.pk not in members(fine)
     broken.refresh_from_db()
-    assert broken.next_evaluation_at is not None and broken.next_evaluation_at <= LATER
-    assert [s.pk for s in segments_claim_due(now=LATER)] == [broken.pk]
+    assert (broken.failed_at, broken.failure_reason) == (
+        LATER,
+        "conditions.field: Unknown field 'plan'.",
+    )
+    assert segments_claim_due(now=LATER + dt.timedelta(days=1)) == []
