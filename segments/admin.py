@@ -1,7 +1,10 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
 
 from contacts.admin import ContactAdmin
+from segflow.errors import InvalidInput
+from segments import operators as ops
 from segments.models import (
     PendingContactChange,
     Segment,
@@ -10,14 +13,42 @@ from segments.models import (
     SegmentTransition,
     TransitionConsumer,
 )
-from segments.services import EDITABLE, segment_create, segment_update
+from segments.services import EDITABLE, segment_create, segment_delete, segment_update
 from segments.validation import validate_conditions
+
+
+def _conditions_help() -> str:
+    """The condition language in brief, next to the JSON box; operators come from
+    segments.operators, so the summary cannot drift from what validation accepts."""
+    field_ops = [(kind, ", ".join(sorted(names))) for kind, names in ops.OPS_BY_TYPE.items()]
+    other_ops = [
+        ("event", f"{', '.join(sorted(ops.EVENT_OPS))}; optional count, within, where"),
+        ("email", ", ".join(sorted(ops.EMAIL_OPS))),
+        ("segment", ", ".join(sorted(ops.SEGMENT_OPS))),
+        ("tag", ", ".join(sorted(ops.TAG_OPS))),
+        ("subscription", ", ".join(sorted(ops.SUBSCRIPTION_OPS))),
+    ]
+    rows = format_html_join("", "<li><code>{}</code>: {}</li>", field_ops)
+    others = format_html_join("", "<li><code>{}</code>: {}</li>", other_ops)
+    return format_html(
+        'A JSON tree of groups <code>{{"all": [...]}}</code>, <code>{{"any": [...]}}</code>, '
+        '<code>{{"not": {{...}}}}</code> around conditions, e.g. '
+        '<code>{{"type": "field", "field": "plan", "op": "eq", "value": "pro"}}</code>. '
+        "Field operators by type:<ul>{}</ul>Other conditions (<code>type</code>: operators):"
+        "<ul>{}</ul>Every operator and its exact meaning: docs/segments.md.",
+        rows,
+        others,
+    )
 
 
 class SegmentAdminForm(forms.ModelForm):
     class Meta:
         model = Segment
         fields = list(EDITABLE)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["conditions"].help_text = _conditions_help()
 
     def clean_conditions(self):
         tree = self.cleaned_data["conditions"]
@@ -40,10 +71,25 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(Segment)
 class SegmentAdmin(admin.ModelAdmin):
     form = SegmentAdminForm
-    list_display = ["name", "size", "is_time_relative", "last_evaluated_at", "next_evaluation_at"]
+    list_display = [
+        "name",
+        "size",
+        "is_time_relative",
+        "last_evaluated_at",
+        "next_evaluation_at",
+        "failed_at",
+    ]
+    list_filter = [("failed_at", admin.EmptyFieldListFilter)]
     search_fields = ["name"]
-    fields = [*EDITABLE, "size", "is_time_relative", "dependency_keys", "last_evaluated_at"]
-    readonly_fields = ["size", "is_time_relative", "dependency_keys", "last_evaluated_at"]
+    readonly_fields = [
+        "size",
+        "is_time_relative",
+        "dependency_keys",
+        "last_evaluated_at",
+        "failed_at",
+        "failure_reason",
+    ]
+    fields = [*EDITABLE, *readonly_fields]
 
     def save_model(self, request, obj, form, change):
         """Through the services: dependencies are derived and an evaluation is queued."""
@@ -55,6 +101,25 @@ class SegmentAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         """depends_on is derived from the conditions by the services."""
+
+    def has_delete_permission(self, request, obj=None):
+        """Not while other segments read it (segment_delete would refuse)."""
+        if obj is not None and obj.dependents.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_model(self, request, obj):
+        """Through the service: it locks the segment and checks its readers."""
+        try:
+            segment_delete(segment=obj)
+        except InvalidInput as refused:  # a reader was saved meanwhile
+            messages.error(request, " ".join(m for ms in refused.errors.values() for m in ms))
+        except Segment.DoesNotExist:
+            pass  # deleted meanwhile
+
+    def delete_queryset(self, request, queryset):
+        for segment in queryset:
+            self.delete_model(request, segment)
 
 
 @admin.register(SegmentMembership)

@@ -61,3 +61,57 @@ def test_admin_lists_segment_rows(admin_client, url):
     evaluated()
 
     assert admin_client.get(url).status_code == 200
+
+
+def failed_segment() -> Segment:
+    segment = evaluated()
+    Segment.objects.filter(pk=segment.pk).update(
+        failed_at=timezone.now(), failure_reason="conditions.field: Unknown field 'plan'."
+    )
+    return segment
+
+
+def test_admin_lists_failed_segments_with_their_failure(admin_client):
+    failed_segment()
+
+    page = admin_client.get("/admin/segments/segment/?failed_at__isnull=False").content.decode()
+
+    assert "France" in page
+    assert "column-failed_at" in page
+
+
+def test_admin_segment_page_shows_the_failure_reason(admin_client):
+    segment = failed_segment()
+
+    page = admin_client.get(f"/admin/segments/segment/{segment.pk}/change/").content.decode()
+
+    assert "Unknown field &#x27;plan&#x27;." in page
+
+
+def test_admin_segment_page_summarises_the_condition_language(admin_client):
+    segment = evaluated()
+
+    page = admin_client.get(f"/admin/segments/segment/{segment.pk}/change/").content.decode()
+
+    assert "<code>tag</code>: has, has_not" in page
+    assert "docs/segments.md" in page
+    assert "design" not in page.lower()
+
+
+def test_admin_deletes_segments_through_the_service(admin_client):
+    segment = evaluated()
+
+    response = admin_client.post(f"/admin/segments/segment/{segment.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not Segment.objects.exists()
+
+
+def test_admin_cannot_delete_a_segment_another_one_reads(admin_client):
+    base = evaluated()
+    segment_create(name="Reader", conditions={"type": "segment", "op": "in", "segment": base.pk})
+
+    response = admin_client.post(f"/admin/segments/segment/{base.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 403
+    assert Segment.objects.filter(pk=base.pk).exists()
