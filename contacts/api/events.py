@@ -1,4 +1,3 @@
-from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -14,7 +13,7 @@ from contacts.api.serializers import (
     EventOutputSerializer,
 )
 from contacts.event_batch import event_batch_ingest, event_batch_items
-from contacts.ingest import event_parse, events_ingest
+from contacts.ingest import EventInput, event_parse, events_ingest
 from contacts.selectors import event_list
 from segflow.api.hot_path import json_response, plain_json_body
 from segflow.api.pagination import PageNumberPagination, paginated_response
@@ -56,7 +55,7 @@ class EventListApi(APIView):
         event, errors = event_parse(request.data, now=timezone.now())
         if errors:
             raise InvalidInput(errors)
-        return self._accepted(event)
+        return Response(_event_store(event), status=status.HTTP_202_ACCEPTED)
 
     def dispatch(self, request, *args, **kwargs):
         # The busiest request of all: a valid one skips DRF's request, negotiation and
@@ -66,16 +65,17 @@ class EventListApi(APIView):
             if body is not None:
                 event, errors = event_parse(body, now=timezone.now())
                 if not errors:
-                    return self._accepted(event)
+                    return json_response(
+                        _event_store(event),
+                        status=status.HTTP_202_ACCEPTED,
+                        headers=self.default_response_headers,
+                    )
         return super().dispatch(request, *args, **kwargs)
 
-    def _accepted(self, event) -> HttpResponse:
-        [stored] = events_ingest(events=[event])
-        return json_response(
-            {"id": stored.event_id, "contact": stored.contact_id, "duplicate": stored.duplicate},
-            status=status.HTTP_202_ACCEPTED,
-            headers=self.default_response_headers,
-        )
+
+def _event_store(event: EventInput) -> dict:
+    [stored] = events_ingest(events=[event])
+    return {"id": stored.event_id, "contact": stored.contact_id, "duplicate": stored.duplicate}
 
 
 class EventBatchApi(APIView):

@@ -19,8 +19,8 @@ from segflow.api.parsers import StorableJSONParser
 
 _PARSER = StorableJSONParser()
 _JSON = "application/json"
-# What DRF's negotiation maps to the JSON renderer without a second thought.
-_PLAIN_ACCEPT = frozenset({"", "*/*", _JSON})
+# Media ranges that DRF's negotiation answers with plain JSON (no parameters such as indent).
+_JSON_RANGES = frozenset({"*/*", "application/*", _JSON})
 _PLAIN_CONTENT_TYPES = frozenset({_JSON, f"{_JSON};charset=utf-8"})
 # Larger bodies take DRF's path, which applies the upload limit and its error.
 MAX_BODY_BYTES = 64 * 1024
@@ -29,7 +29,7 @@ MAX_BODY_BYTES = 64 * 1024
 def plain_json_body(request: HttpRequest) -> object | None:
     """The JSON body of a plain API-key request, or None to let DRF handle the request."""
     meta = request.META
-    if meta.get("QUERY_STRING") or meta.get("HTTP_ACCEPT", "").strip() not in _PLAIN_ACCEPT:
+    if meta.get("QUERY_STRING") or not _accepts_plain_json(meta.get("HTTP_ACCEPT", "")):
         return None
     if meta.get("CONTENT_TYPE", "").replace(" ", "").lower() not in _PLAIN_CONTENT_TYPES:
         return None
@@ -42,6 +42,15 @@ def plain_json_body(request: HttpRequest) -> object | None:
         return _PARSER.parse(io.BytesIO(request.body))
     except ParseError:  # DRF's path refuses it again, in its words
         return None
+
+
+def _accepts_plain_json(accept: str) -> bool:
+    """No Accept header, or a list of bare media ranges of which one is JSON's (a client's
+    `application/json, text/plain, */*`): DRF would pick the JSON renderer as it is."""
+    if not accept.strip():
+        return True
+    ranges = [part.strip().lower() for part in accept.split(",")]
+    return all(";" not in r for r in ranges) and not _JSON_RANGES.isdisjoint(ranges)
 
 
 def json_response(data: object, *, status: int, headers: dict[str, str]) -> HttpResponse:

@@ -139,6 +139,28 @@ def test_single_event_asking_for_html_is_406(api):
     assert not Event.objects.exists()
 
 
+def test_single_event_for_a_client_accepting_several_types_is_compact_json(api):
+    accept = "application/json, text/plain, */*"
+
+    response = api.post(
+        "/api/v1/events", {"email": "a@example.com", "name": "x"}, "json", HTTP_ACCEPT=accept
+    )
+
+    assert response.status_code == 202
+    assert response.content.decode().startswith('{"id":')
+
+
+def test_single_event_asking_for_indented_json_gets_it_from_drf_renderer(api):
+    accept = "application/json; indent=2"
+
+    response = api.post(
+        "/api/v1/events", {"email": "a@example.com", "name": "x"}, "json", HTTP_ACCEPT=accept
+    )
+
+    assert response.status_code == 202
+    assert response.content.decode().startswith('{\n  "id": ')
+
+
 def test_single_event_with_charset_and_json_accept_takes_the_same_answer(api):
     response = api.generic(
         "POST",
