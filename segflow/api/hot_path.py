@@ -1,11 +1,12 @@
 """The happy path of the hottest endpoint (the single-event POST) without DRF's machinery.
 
-DRF's Request, authentication classes, content negotiation and renderer cost a large share
-of a request that stores one event (docs/benchmarks.md). A view's `dispatch` may first ask
-`plain_json_body`: it returns the parsed body of the plain case only (a valid API key, a
-small JSON body, a response in JSON acceptable, no query string) and None for anything else,
-which DRF then serves from the start. Every error answer (401, 400 with paths, 406, 415) is
-therefore DRF's own, unchanged; the view only has to render its success the way DRF would.
+DRF's Request, authentication classes, content negotiation and renderer are overhead for a
+request that stores one event, hundreds of times a second (docs/benchmarks.md). A view's
+`dispatch` may first ask `plain_json_body`: it returns the parsed body of the plain case only
+(a valid API key, a small JSON body, a response in JSON acceptable, no query string) and None
+for anything else, which DRF then serves from the start. Every error answer (401, 400 with
+paths, 406, 415) is therefore DRF's own, unchanged; the view only has to render its success
+the way DRF would.
 """
 
 import io
