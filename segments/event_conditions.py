@@ -54,10 +54,10 @@ def count_q(events: QuerySet[Event], count: Mapping) -> Q:
     op, wanted = count["op"], count["value"]
     if op == "gte":
         return at_least_q(events, wanted)
-    more = ~at_least_q(events, wanted + 1)
+    at_most = ~at_least_q(events, wanted + 1)
     if op == "lte":
-        return more
-    return at_least_q(events, wanted) & more
+        return at_most
+    return at_least_q(events, wanted) & at_most
 
 
 def event_events(node: Mapping, *, now: dt.datetime) -> QuerySet[Event]:

@@ -1,7 +1,7 @@
 """Reading facts off a (validated) condition tree: the segments it references, whether it
 depends on the clock, and what contact data it reads."""
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from contacts.builtins import BUILTIN_FIELD_TYPES
@@ -56,29 +56,6 @@ class ConditionDependencies:
     tags: frozenset[str] = frozenset()
     topics: frozenset[str] = frozenset()
     segments: frozenset[int] = frozenset()
-
-    def affected_by(self, changes: Iterable[str]) -> bool:
-        """Whether a `contacts_changed` signal's changes ("field:email", "fields.plan",
-        "tags", "subscriptions", "event:login", "segment:12") can change the tree's result."""
-        return any(self._reads(change) for change in changes)
-
-    def _reads(self, change: str) -> bool:
-        if change.startswith("fields."):
-            return change.removeprefix("fields.") in self.custom_fields
-        kind, _, name = change.partition(":")
-        match kind:
-            case "field":
-                return name in self.builtin_fields
-            case "event":
-                # Every stored event also advances last_activity_at.
-                return name in self.events or "last_activity_at" in self.builtin_fields
-            case "tags":
-                return bool(self.tags)
-            case "subscriptions":
-                return bool(self.topics)
-            case "segment":
-                return name.isdigit() and int(name) in self.segments
-        return False
 
 
 def dependencies(tree: object) -> ConditionDependencies:

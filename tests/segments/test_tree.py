@@ -33,26 +33,6 @@ def test_dependencies_name_everything_the_tree_reads():
     assert found.segments == {4, 9}
 
 
-def test_dependencies_are_affected_only_by_changes_they_read():
-    found = dependencies(TREE)
-
-    assert found.affected_by(["fields.plan"])
-    assert found.affected_by(["field:email_status"])
-    assert found.affected_by(["event:email.opened"])
-    assert found.affected_by(["tags"])
-    assert found.affected_by(["subscriptions"])
-    assert found.affected_by(["segment:9"])
-    assert not found.affected_by(
-        ["fields.seats", "field:first_name", "event:purchase", "segment:5"]
-    )
-
-
-def test_any_event_affects_a_tree_reading_last_activity():
-    tree = {"type": "field", "field": "last_activity_at", "op": "is_set"}
-
-    assert dependencies(tree).affected_by(["event:anything"])
-
-
 def test_relative_windows_make_a_tree_time_relative():
     assert is_time_relative(
         {"not": {"type": "field", "field": "created_at", "op": "older_than", "value": {"days": 1}}}
