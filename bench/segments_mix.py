@@ -12,7 +12,7 @@ PLANS = ["free", "starter", "pro", "enterprise"]
 PAGES = ["/pricing", "/docs", "/features", "/signup"]
 
 
-def _field(rng: random.Random) -> dict:
+def _field(rng: random.Random, plans: list[str]) -> dict:
     match rng.randrange(5):
         case 0:
             return {
@@ -22,7 +22,7 @@ def _field(rng: random.Random) -> dict:
                 "value": rng.sample(COUNTRIES, rng.randint(1, 3)),
             }
         case 1:
-            return {"type": "field", "field": "plan", "op": "eq", "value": rng.choice(PLANS)}
+            return {"type": "field", "field": "plan", "op": "eq", "value": rng.choice(plans)}
         case 2:
             return {
                 "type": "field",
@@ -83,23 +83,26 @@ def _email(rng: random.Random) -> dict:
     }
 
 
-def mixed_tree(rng: random.Random) -> dict:
+def mixed_tree(rng: random.Random, plans: list[str]) -> dict:
     """Two to four conditions under `all`, sometimes with an `any` or a `not` inside."""
     makers = [_field, _field, _event, _event, _email]
-    nodes = [rng.choice(makers)(rng) for _ in range(rng.randint(2, 4))]
+    nodes = []
+    for _ in range(rng.randint(2, 4)):
+        maker = rng.choice(makers)
+        nodes.append(maker(rng, plans) if maker is _field else maker(rng))
     if rng.random() < 0.3:
         nodes.append({"any": [_event(rng), _email(rng)]})
     if rng.random() < 0.15:
-        nodes.append({"not": _field(rng)})
+        nodes.append({"not": _field(rng, plans)})
     return {"all": nodes}
 
 
-def mixed_trees(count: int, *, seed: int = 7) -> list[dict]:
+def mixed_trees(count: int, *, seed: int = 7, plans: list[str] = PLANS) -> list[dict]:
     rng = random.Random(seed)
-    return [mixed_tree(rng) for _ in range(count)]
+    return [mixed_tree(rng, plans) for _ in range(count)]
 
 
-def mixed_segments_create(count: int, *, prefix: str) -> list:
+def mixed_segments_create(count: int, *, prefix: str, plans: list[str] = PLANS) -> list:
     """`count` validated segments with the mixed trees, not yet evaluated."""
     from segments.dependencies import dependency_keys
     from segments.models import Segment
@@ -107,7 +110,7 @@ def mixed_segments_create(count: int, *, prefix: str) -> list:
     from segments.validation import validate_conditions_or_raise
 
     segments = []
-    for index, tree in enumerate(mixed_trees(count)):
+    for index, tree in enumerate(mixed_trees(count, plans=plans)):
         validate_conditions_or_raise(tree)
         segments.append(
             Segment(

@@ -4,7 +4,9 @@ of the values they take. Shared by validation, the compiler, explain and the doc
 import datetime as dt
 import math
 
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.dateparse import parse_date
+
+from contacts.field_types import parse_iso_datetime
 
 TEXT_OPS = frozenset(
     {
@@ -114,20 +116,12 @@ def parse_absolute(value: object, *, field_type: str) -> dt.date | dt.datetime:
         return day
     if field_type == "date":
         raise ValueError(f"'{value}' is not a date (YYYY-MM-DD).")
-    try:
-        moment = parse_datetime(text)
-    except ValueError:
-        moment = None
+    moment = parse_iso_datetime(value)
     if moment is None:
         raise ValueError(
             f"'{value}' is not an ISO 8601 date or date-time (e.g. 2026-01-31T09:30:00Z)."
         )
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    try:
-        return moment.astimezone(dt.UTC)
-    except OverflowError:  # "0001-01-01T00:00:00+05:00" is in year 0 in UTC
-        raise ValueError(f"'{value}' is out of range (years 1 to 9999 in UTC).") from None
+    return moment
 
 
 def day_start(day: dt.date) -> dt.datetime:

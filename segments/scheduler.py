@@ -7,6 +7,7 @@ Celery only runs the functions here (segments.tasks).
 
 import datetime as dt
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -113,19 +114,46 @@ def contact_changes_process_batch(*, now: dt.datetime, batch_size: int = CHANGE_
     """Claim the oldest pending rows holding about `batch_size` contacts, re-evaluate the
     affected segments for those contacts only, delete the rows: all in one transaction, so a
     crash leaves them pending. Returns how many contacts (with repeats) the rows held."""
+    if connection.vendor == "sqlite":
+        return _process_batch_sqlite(now=now, batch_size=batch_size)
     with transaction.atomic():
-        claimed = _claim_pending(batch_size)
-        if not claimed:
-            return 0
-        changes_by_contact: dict[int, set[str]] = defaultdict(set)
-        for _, contact_ids, changes in claimed:
-            for contact_id in contact_ids:
-                changes_by_contact[contact_id].update(changes)
-        results = contacts_reevaluate(changes_by_contact=changes_by_contact, now=now)
-        PendingContactChange.objects.filter(id__in=[row_id for row_id, _, _ in claimed]).delete()
-        if any(result.changed for result in results.values()):
-            transitions_announce_on_commit()
+        return _claimed_reevaluate(_claim_pending(batch_size), now=now)
+
+
+def _claimed_reevaluate(claimed: list[tuple[int, list[int], list[str]]], *, now) -> int:
+    """Re-evaluate the claimed rows' contacts, then delete the rows; returns how many
+    contacts (with repeats) they held."""
+    if not claimed:
+        return 0
+    changes_by_contact: dict[int, set[str]] = defaultdict(set)
+    for _, contact_ids, changes in claimed:
+        for contact_id in contact_ids:
+            changes_by_contact[contact_id].update(changes)
+    results = contacts_reevaluate(changes_by_contact=changes_by_contact, now=now)
+    PendingContactChange.objects.filter(id__in=[row_id for row_id, _, _ in claimed]).delete()
+    if any(result.changed for result in results.values()):
+        transitions_announce_on_commit()
     return sum(len(contact_ids) for _, contact_ids, _ in claimed)
+
+
+# One drainer per worker process on SQLite, which has no SKIP LOCKED: the worker's other
+# threads leave the queue to it instead of evaluating the same rows at the same time.
+_sqlite_drainer = threading.Lock()
+
+
+def _process_batch_sqlite(*, now: dt.datetime, batch_size: int) -> int:
+    """The embedded default's batch: no transaction around it. SQLite has one write lock for
+    the whole database, so one transaction over every segment's evaluation kept the web's
+    writes waiting for seconds (bench/embedded.py); here each segment's evaluation is a short
+    write transaction of its own (segments.evaluation reads who matches before it) and the
+    rows are deleted last. A crash in between leaves the rows queued: evaluating them again
+    changes nothing."""
+    if not _sqlite_drainer.acquire(blocking=False):
+        return 0
+    try:
+        return _claimed_reevaluate(_claim_pending(batch_size), now=now)
+    finally:
+        _sqlite_drainer.release()
 
 
 # The first rows in id order up to the one that reaches `batch_size` contacts (at least one
@@ -166,9 +194,9 @@ def contacts_reevaluate(
     graph = DependencyGraph.load()
     # Never evaluated yet: its first full evaluation, queued already, covers everyone.
     # Failed segments wait for new conditions or an explicit evaluation (segments.evaluation).
-    segments = Segment.objects.filter(
-        last_evaluated_at__isnull=False, failed_at__isnull=True
-    ).only("pk", "dependency_keys", "last_evaluated_at", "size")
+    segments = Segment.objects.filter(last_evaluated_at__isnull=False, failed_at__isnull=True).only(
+        "pk", "dependency_keys", "last_evaluated_at", "size"
+    )
     moved: dict[int, frozenset[int]] = {}
     results: dict[int, EvaluationResult] = {}
     for segment in graph.ordered(segments):

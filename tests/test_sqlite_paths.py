@@ -17,6 +17,7 @@ SQLITE_RUN = [
     "tests/segments/test_compiler.py",
     "tests/contacts/test_ingest.py",
     "tests/segments/test_evaluation.py",
+    "tests/segments/test_sqlite_drain.py",
 ]
 
 
