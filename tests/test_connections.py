@@ -38,12 +38,19 @@ def _free_port() -> int:
 def _dev_server(log: Path):
     """`manage.py runserver --noreload` as Procfile.dev starts it, on the test database."""
     port = _free_port()
+    # Its wake-ups go to a filesystem broker of its own: no worker reads them, and the
+    # suite's Redis stays out of it.
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith("DATABASE_") and key != "DJANGO_SETTINGS_MODULE"
+        if not key.startswith("DATABASE_")
+        and key not in {"DJANGO_SETTINGS_MODULE", "CELERY_BROKER_URL", "REDIS_URL"}
     }
-    env.update(DATABASE_URL=database_url_for_tests(), PYTHONUNBUFFERED="1")
+    env.update(
+        DATABASE_URL=database_url_for_tests(),
+        SEGFLOW_VAR_DIR=str(log.parent / "var"),
+        PYTHONUNBUFFERED="1",
+    )
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
