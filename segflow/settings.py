@@ -214,6 +214,12 @@ if not CELERY_BROKER_URL:
         "polling_interval": 0.2,
         "control_folder": str(broker_dir / "control"),
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A publish is a wake-up; the work it announces is durable in PostgreSQL. With the broker
+    # down it fails at once (one connect attempt, 1 s at most to an unreachable host), is
+    # logged and skipped (segflow.queue), so requests keep answering; beat's sweeps catch up.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 0, "socket_connect_timeout": 1}
+    CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
