@@ -18,6 +18,8 @@ SQLITE_RUN = [
     "tests/contacts/test_ingest.py",
     "tests/segments/test_evaluation.py",
     "tests/segments/test_sqlite_drain.py",
+    "tests/segments/test_feed.py",
+    "tests/segments/test_contact_deletion.py",
 ]
 
 

@@ -95,6 +95,7 @@ def test_the_left_transitions_outlive_the_contact_in_the_feed():
     ]
 
 
+@pytest.mark.postgresql
 def test_a_deletion_locks_every_segment_in_dependency_order():
     ann = ContactFactory(country="FR")
     france = evaluated("France", IN_FRANCE)

@@ -10,8 +10,9 @@ from segments.feed import transitions_claim
 from segments.models import SegmentTransition, TransitionConsumer
 from tests.factories import ContactFactory, SegmentFactory
 
-# Committed data: the feed never shows a transaction's own transitions to it (nor anything
-# written after them while it runs), so the test's transaction must not wrap the writes.
+# Committed data: on PostgreSQL the feed never shows a transaction's own transitions to it
+# (nor anything written after them while it runs), so the test's transaction must not wrap
+# the writes. The tests not marked `postgresql` run on SQLite too (tests/test_sqlite_paths.py).
 pytestmark = pytest.mark.django_db(transaction=True)
 
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
@@ -73,11 +74,13 @@ def test_a_rolled_back_claim_delivers_its_transitions_again():
     assert claim("flows") == written
 
 
+@pytest.mark.postgresql
 def test_claiming_outside_a_transaction_is_refused():
     with pytest.raises(TransactionManagementError):
         transitions_claim(consumer="flows", limit=10)
 
 
+@pytest.mark.postgresql
 def test_concurrent_claimers_never_get_the_same_transition():
     claim("flows")
     written = transitions(60)
@@ -118,6 +121,7 @@ def _other_connection() -> psycopg.Connection:
     )
 
 
+@pytest.mark.postgresql
 def test_a_transition_of_a_transaction_still_open_is_not_skipped():
     segment, contact = SegmentFactory(), ContactFactory()
     claim("flows")
