@@ -1,4 +1,5 @@
 import datetime as dt
+import threading
 
 import pytest
 from django.contrib.auth.models import User
@@ -11,6 +12,10 @@ from contacts.services import contact_delete
 from segments.evaluation import segment_evaluate
 from segments.feed import transitions_claim
 from segments.models import Segment, SegmentDailyStats, SegmentMembership, SegmentTransition
+from segments.scheduler import (
+    contact_changes_process_batch,
+    contact_changes_record,
+)
 from segments.services import segment_create
 from segments.signals import transitions_written
 from tests.factories import ContactFactory
@@ -121,3 +126,49 @@ def test_deleting_a_contact_in_no_segment_locks_nothing():
 
     assert not [q for q in captured.captured_queries if "FOR NO KEY UPDATE" in q["sql"]]
     assert left_transitions() == []
+
+
+def _race(*calls) -> list:
+    """Run the calls in threads (each with its own connection) released together; their
+    errors, if any."""
+    barrier, errors = threading.Barrier(len(calls)), []
+
+    def run(call):
+        try:
+            barrier.wait()
+            call()
+        except Exception as exc:  # surfaced by the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_deletions_racing_incremental_batches_neither_deadlock_nor_lose_a_departure():
+    france = evaluated("France", IN_FRANCE)
+    reader = evaluated("Reads France", {"type": "segment", "op": "in", "segment": france.pk})
+    for _ in range(15):
+        # given contacts entering France (a batch evaluates them) while they are deleted
+        doomed = ContactFactory.create_batch(4, country="DE")
+        Contact.objects.filter(pk__in=[c.pk for c in doomed]).update(country="FR")
+        contact_changes_record(contact_ids=[c.pk for c in doomed], changes=["field:country"])
+
+        errors = _race(
+            lambda: contact_changes_process_batch(now=timezone.now()),
+            *(lambda contact=contact: contact_delete(contact=contact) for contact in doomed),
+        )
+
+        # then every write succeeded, every entry has its departure, sizes are exact
+        assert errors == []
+        for segment in (france, reader):
+            kinds = SegmentTransition.objects.filter(segment=segment).values_list("kind")
+            assert kinds.filter(kind="entered").count() == kinds.filter(kind="left").count()
+            assert Segment.objects.get(pk=segment.pk).size == 0
