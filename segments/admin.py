@@ -5,6 +5,7 @@ from django.utils.html import format_html, format_html_join
 from contacts.admin import ContactAdmin
 from segflow.errors import InvalidInput
 from segments import operators as ops
+from segments.graph_lock import segment_graph_lock
 from segments.models import (
     PendingContactChange,
     Segment,
@@ -52,6 +53,9 @@ class SegmentAdminForm(forms.ModelForm):
 
     def clean_conditions(self):
         tree = self.cleaned_data["conditions"]
+        # The admin validates and saves in one transaction: under the graph lock, what is
+        # valid here is still valid when segment_create / segment_update save it.
+        segment_graph_lock()
         errors = validate_conditions(tree, segment_id=self.instance.pk)
         if errors:
             raise forms.ValidationError([f"{e.path}: {e.message}" for e in errors])
