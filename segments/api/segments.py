@@ -12,7 +12,11 @@ from segflow.api.errors import flatten_errors
 from segflow.api.pagination import PageNumberPagination, paginated_response
 from segflow.api.schema import REFUSED
 from segflow.errors import InvalidInput
-from segments.api.serializers import SegmentInputSerializer, SegmentOutputSerializer
+from segments.api.serializers import (
+    SegmentFailedOutputSerializer,
+    SegmentInputSerializer,
+    SegmentOutputSerializer,
+)
 from segments.models import Segment
 from segments.services import segment_create, segment_delete, segment_update
 from segments.validation import validate_conditions
@@ -39,8 +43,8 @@ class SegmentFailed(APIException):
 
 
 FAILED = OpenApiResponse(
-    description='The segment is failed (`{"detail", "failure_reason"}`): its conditions '
-    "cannot be evaluated until they change."
+    SegmentFailedOutputSerializer,
+    description="The segment is failed: its conditions cannot be evaluated until they change.",
 )
 
 

@@ -80,6 +80,11 @@ class SegmentOutputSerializer(serializers.ModelSerializer):
         }
 
 
+class SegmentFailedOutputSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    failure_reason = serializers.CharField(help_text="Why the segment cannot be evaluated.")
+
+
 class EvaluationOutputSerializer(serializers.Serializer):
     size = serializers.IntegerField()
     entered = serializers.IntegerField()
