@@ -209,20 +209,26 @@ def contacts():
     return ContactFactory.create_batch(50, country="FR")
 
 
+def delete_while_evaluating(segment: Segment, *, call: Caller, racers: Racers) -> None:
+    """DELETE races a real evaluation of the segment: the delete wins (204) and takes every
+    row with it; the evaluation finishes first (200) or finds the segment gone (404)."""
+    deleted, evaluated = racers.race(
+        call("delete", f"/api/v1/segments/{segment.pk}"),
+        call("post", f"/api/v1/segments/{segment.pk}/evaluate?wait=true"),
+    )
+
+    assert_success_or_json_4xx(deleted, evaluated)
+    assert deleted[0] == 204
+    assert evaluated[0] in (200, 404)
+    assert not Segment.objects.exists()
+    assert not SegmentDailyStats.objects.exists()
+
+
 def test_delete_right_after_create_while_its_evaluation_runs(call, racers, contacts):
     for _ in range(TRIALS):
         segment = segment_create(name="France", conditions=IN_FRANCE)  # refresh queued
 
-        deleted, evaluated = racers.race(
-            call("delete", f"/api/v1/segments/{segment.pk}"),
-            call("post", f"/api/v1/segments/{segment.pk}/evaluate?wait=true"),
-        )
-
-        assert_success_or_json_4xx(deleted, evaluated)
-        assert deleted[0] == 204
-        assert evaluated[0] in (200, 404)
-        assert not Segment.objects.exists()
-        assert not SegmentDailyStats.objects.exists()
+        delete_while_evaluating(segment, call=call, racers=racers)
 
 
 def test_delete_right_after_a_conditions_change_while_its_evaluation_runs(call, racers, contacts):
@@ -232,13 +238,4 @@ def test_delete_right_after_a_conditions_change_while_its_evaluation_runs(call, 
         country = {**IN_FRANCE, "value": "DE" if index % 2 else "FR"}
         segment_update(segment=segment, conditions={"not": country})  # refresh queued
 
-        deleted, evaluated = racers.race(
-            call("delete", f"/api/v1/segments/{segment.pk}"),
-            call("post", f"/api/v1/segments/{segment.pk}/evaluate?wait=true"),
-        )
-
-        assert_success_or_json_4xx(deleted, evaluated)
-        assert deleted[0] == 204
-        assert evaluated[0] in (200, 404)
-        assert not Segment.objects.exists()
-        assert not SegmentDailyStats.objects.exists()
+        delete_while_evaluating(segment, call=call, racers=racers)
