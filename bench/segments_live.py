@@ -63,8 +63,13 @@ class Celery:
 
 
 def broker_purge() -> int:
+    """Empty the default queue and clear the contact-changes wake-up flag: a flag left set by
+    a phase that ran no worker would hold back the next phase's wake-ups (segflow.queue)."""
     from segflow.celery import app
+    from segflow.queue import wake_clear
+    from segments.scheduler import PROCESS_TASK
 
+    wake_clear(PROCESS_TASK)
     with app.connection_for_write() as conn:
         return conn.default_channel.queue_purge(app.conf.task_default_queue) or 0
 
