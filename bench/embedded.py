@@ -64,17 +64,22 @@ def embedded_env(var_dir: Path) -> dict[str, str]:
     return env
 
 
-def manage(env: dict[str, str], *args: str) -> str:
+def python(env: dict[str, str], *args: str, timeout: float = 900) -> str:
+    """Run the interpreter on the checkout with the bench's environment; its stdout."""
     completed = subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, *args],
         cwd=REPO,
         env=env,
         check=True,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
     )
     return completed.stdout
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    return python(env, "manage.py", *args)
 
 
 def setup(env: dict[str, str], args) -> tuple[str, int]:
@@ -97,16 +102,7 @@ from segments.models import PendingContactChange, Segment
 PendingContactChange.objects.all().delete()
 print(Segment.objects.count())
 """
-    completed = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    return api_key, int(completed.stdout.strip().splitlines()[-1])
+    return api_key, int(python(env, "-c", script, timeout=1800).strip().splitlines()[-1])
 
 
 def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -162,11 +158,7 @@ def queued(env: dict[str, str], *, up_to: int | None = None) -> tuple[int, int]:
         "print(rows.aggregate(n=Sum('contact_count'))['n'] or 0, "
         "P.objects.aggregate(m=Max('pk'))['m'] or 0)\n"
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
-        check=True, timeout=120,
-    )  # fmt: skip
-    contacts, newest = completed.stdout.strip().splitlines()[-1].split()
+    contacts, newest = python(env, "-c", script, timeout=120).strip().splitlines()[-1].split()
     return int(contacts), int(newest)
 
 
