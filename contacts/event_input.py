@@ -132,7 +132,7 @@ def event_parse(raw: object, *, now: dt.datetime) -> tuple[EventInput | None, di
 def _email_or_error(value: str) -> tuple[str | None, str | None]:
     """normalize_email, remembered: the same contacts send events again and again. A hit
     costs less than even normalize_email's fast path, and an address off that path (spaces
-    around it, non-ASCII, unusual characters) 3.5 µs each time without it."""
+    around it, non-ASCII, unusual characters) would take the full validation each time."""
     try:
         return normalize_email(value), None
     except ValueError as exc:

@@ -20,7 +20,7 @@ from contacts.models import Contact
 
 # One index probe per identity, whatever the statistics say: with `email = ANY(..) OR
 # external_id = ANY(..)` the planner picked a sequential scan of all contacts on the bench
-# database (15 ms a batch, against 3.2 ms for this on 120,000 contacts). OFFSET 0 keeps each
+# database (docs/benchmarks.md, the contact lookup). OFFSET 0 keeps each
 # LATERAL subquery a parameterised index scan. A contact found both ways comes back twice,
 # which the caller's dictionaries absorb.
 _CONTACTS_BY_IDENTITY_SQL = """

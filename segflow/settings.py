@@ -115,7 +115,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     # JIT compiles each segment query anew and the planner overestimates correlated event
-    # subqueries, so JIT cost ~200-300 ms per evaluation and saved nothing (bench/segments.py).
+    # subqueries, so JIT cost time on every evaluation and saved nothing (docs/benchmarks.md).
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
     # Operators (and the connection-budget test) tell the processes apart in pg_stat_activity.
     DATABASES["default"]["OPTIONS"]["application_name"] = os.environ.get(

@@ -88,7 +88,7 @@ def _queued_contacts() -> int:
 
 
 def _contacts_estimate() -> int:
-    """The planner's row estimate on PostgreSQL (a count of 1M rows costs ~50 ms)."""
+    """The planner's row estimate on PostgreSQL: counting a large table is a full scan."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(

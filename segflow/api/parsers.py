@@ -17,8 +17,8 @@ class ParsedJSONParser(JSONParser):
     """JSON as parsed, for views that check every value themselves (the events batch, item by
     item, so one bad item does not cost the others).
 
-    orjson parses when it gives what Python's json gives (the bench's 1,000-event batch,
-    187 kB: 0.65 -> 0.48 ms). Whatever orjson refuses goes to Python's json, which words the
+    orjson parses when it gives what Python's json gives (it is faster: docs/benchmarks.md).
+    Whatever orjson refuses goes to Python's json, which words the
     error as before, or accepts what orjson alone refuses (lone surrogates, 1e400, NaN when
     STRICT_JSON is off) for the checks on values to refuse by path. One difference: nesting
     too deep for Python's json here (~900 levels, it depends on the stack) but within orjson's
