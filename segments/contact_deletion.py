@@ -20,7 +20,7 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from segments.dependencies import DependencyGraph
-from segments.evaluation import _daily_stats_add
+from segments.evaluation import daily_stats_add
 from segments.models import Segment, SegmentMembership, SegmentTransition, TransitionKind
 from segments.signals import transitions_announce_on_commit
 
@@ -52,7 +52,7 @@ def contacts_leave_segments(*, contact_ids: Sequence[int], now: dt.datetime) -> 
     for segment_id, left in sorted(left_by_segment.items()):
         Segment.objects.filter(pk=segment_id).update(size=F("size") - left)
         size = Segment.objects.filter(pk=segment_id).values_list("size", flat=True).get()
-        _daily_stats_add(segment_id=segment_id, now=now, size=size, entered=0, left=left)
+        daily_stats_add(segment_id=segment_id, now=now, size=size, entered=0, left=left)
     transitions_announce_on_commit()
     return sum(left_by_segment.values())
 

@@ -114,7 +114,7 @@ def _evaluate(
                 if diff.entered or diff.left:
                     Segment.objects.filter(pk=locked.pk).update(size=size)
             if full or diff.entered or diff.left:
-                _daily_stats_add(
+                daily_stats_add(
                     segment_id=locked.pk, now=now, size=size, entered=diff.entered, left=diff.left
                 )
     except (Segment.DoesNotExist, OperationalError, InterfaceError):
@@ -190,7 +190,8 @@ ON CONFLICT (segment_id, day) DO UPDATE SET
 """
 
 
-def _daily_stats_add(*, segment_id: int, now: dt.datetime, size: int, entered: int, left: int):
+def daily_stats_add(*, segment_id: int, now: dt.datetime, size: int, entered: int, left: int):
+    """Add to today's (UTC) entered / left counts of the segment and set its size."""
     day = now.astimezone(dt.UTC).date()
     with connection.cursor() as cursor:
         cursor.execute(_STATS_UPSERT_SQL, [segment_id, day, size, entered, left])
