@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "contacts",
     "segments",
     "automation",
+    "billing",
 ]
 
 MIDDLEWARE = [
@@ -246,6 +247,22 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "segments.tasks.wake_transition_consumers",
         "schedule": 60.0,
     },
+    # The flows' durable scheduler: due enrollments are rows (next_run_at); this tick and the
+    # on-commit wake-ups make a worker claim them.
+    "automation-run-due-enrollments": {
+        "task": "automation.tasks.run_due_enrollments",
+        "schedule": 5.0,
+    },
+    # Safety net: stored events that start or resume journeys whose wake-up was lost.
+    "automation-sweep-flow-events": {
+        "task": "automation.tasks.process_flow_events",
+        "schedule": 30.0,
+    },
+    # Leased steps (a send, a webhook call) whose worker died are picked up again.
+    "automation-reset-stuck-steps": {
+        "task": "automation.tasks.reset_stuck_steps",
+        "schedule": 60.0,
+    },
 }
 
 # --- CSV import of contacts -----------------------------------------------------------------
@@ -255,8 +272,32 @@ CONTACT_IMPORT_CHUNK_SIZE = 500  # rows per transaction (progress is committed p
 CONTACT_IMPORT_STUCK_AFTER = int(os.environ.get("CONTACT_IMPORT_STUCK_AFTER", 600))
 
 # --- Email ----------------------------------------------------------------------------------
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# The embedded default writes each message to a file under var/mail/ (nothing leaves the
+# machine); production sets EMAIL_BACKEND to SMTP or an anymail backend (README).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", 25))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", 30))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Segflow <noreply@localhost>")
+
+# --- Flows ----------------------------------------------------------------------------------
+# A send or webhook call in progress holds its enrollment this long; a worker that dies
+# mid-step frees it after that (the step is then settled, never run twice: docs/flow-engine.md).
+FLOW_STEP_LEASE_SECONDS = int(os.environ.get("FLOW_STEP_LEASE_SECONDS", 300))
+# wait_until: a moment already passed by more than this is skipped, not fired late.
+FLOW_WAIT_UNTIL_GRACE_SECONDS = int(os.environ.get("FLOW_WAIT_UNTIL_GRACE_SECONDS", 3600))
+FLOW_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("FLOW_WEBHOOK_TIMEOUT_SECONDS", 10))
+FLOW_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("FLOW_WEBHOOK_MAX_ATTEMPTS", 5))
+# Webhook steps refuse private, loopback and link-local addresses unless the host is listed.
+FLOW_WEBHOOK_ALLOWED_HOSTS = [
+    host.strip().lower()
+    for host in os.environ.get("FLOW_WEBHOOK_ALLOWED_HOSTS", "").split(",")
+    if host.strip()
+]
 
 LOGGING = {
     "version": 1,

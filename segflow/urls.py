@@ -14,6 +14,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("contacts.api.urls")),
     path("api/v1/", include("segments.api.urls")),
+    path("api/v1/", include("automation.api.urls")),
+    path("", include("automation.public_urls")),
+    path("webhooks/", include("billing.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
 ]

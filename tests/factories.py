@@ -3,6 +3,15 @@ import datetime as dt
 import factory
 from django.utils import timezone
 
+from automation.models import (
+    EmailTemplate,
+    Enrollment,
+    Flow,
+    FlowVersion,
+    Message,
+    PendingFlowEvent,
+    StepRun,
+)
 from contacts.api_keys import api_key_create
 from contacts.models import (
     ApiKey,
@@ -155,3 +164,80 @@ class TransitionConsumerFactory(factory.django.DjangoModelFactory):
         model = TransitionConsumer
 
     name = factory.Sequence(lambda n: f"consumer-{n}")
+
+
+# --- automation -------------------------------------------------------------------------------
+SIMPLE_FLOW_DEFINITION = {
+    "trigger": {"type": "event", "event": "signed_up"},
+    "reentry": "never",
+    "steps": [{"id": "s1", "type": "wait", "duration": {"hours": 1}}],
+}
+
+
+class FlowFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Flow
+
+    name = factory.Sequence(lambda n: f"Flow {n}")
+    definition = factory.LazyFunction(lambda: dict(SIMPLE_FLOW_DEFINITION))
+
+
+class FlowVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FlowVersion
+
+    flow = factory.SubFactory(FlowFactory)
+    number = factory.Sequence(lambda n: n + 1)
+    definition = factory.LazyAttribute(lambda row: row.flow.definition)
+    trigger_type = "event"
+    trigger_event = "signed_up"
+
+
+class EnrollmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Enrollment
+
+    version = factory.SubFactory(FlowVersionFactory)
+    flow = factory.LazyAttribute(lambda row: row.version.flow)
+    contact = factory.SubFactory(ContactFactory)
+    step_id = "s1"
+    next_run_at = factory.LazyFunction(timezone.now)
+    trigger_key = factory.Sequence(lambda n: f"test:{n}")
+
+
+class StepRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StepRun
+
+    enrollment = factory.SubFactory(EnrollmentFactory)
+    step_id = "s1"
+    status = "done"
+
+
+class EmailTemplateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = EmailTemplate
+
+    name = factory.Sequence(lambda n: f"Template {n}")
+    subject = "Hello {{ contact.first_name | default('there') }}"
+    html = "<p>Hi {{ contact.first_name | default('there') }}</p>"
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Message
+
+    contact = factory.SubFactory(ContactFactory)
+    template = factory.SubFactory(EmailTemplateFactory)
+    idempotency_key = factory.Sequence(lambda n: f"test:{n}")
+    status = "sent"
+    to_email = factory.LazyAttribute(lambda row: row.contact.email)
+
+
+class PendingFlowEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PendingFlowEvent
+
+    event_id = factory.LazyAttribute(lambda row: EventFactory().pk)
+    contact_id = factory.LazyAttribute(lambda row: ContactFactory().pk)
+    name = "signed_up"

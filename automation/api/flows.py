@@ -1,0 +1,3 @@
+"""flows API (being built)."""
+
+urlpatterns: list = []

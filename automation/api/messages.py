@@ -1,0 +1,3 @@
+"""messages API (being built)."""
+
+urlpatterns: list = []

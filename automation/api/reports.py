@@ -1,0 +1,3 @@
+"""reports API (being built)."""
+
+urlpatterns: list = []

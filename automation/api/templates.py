@@ -1,0 +1,3 @@
+"""templates API (being built)."""
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Billing-provider deliveries and their effects (being built)."""

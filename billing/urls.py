@@ -1,0 +1,3 @@
+"""Billing-provider webhooks (being built)."""
+
+urlpatterns: list = []
