@@ -8,7 +8,7 @@ UV_VERSION := 0.13.9
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/segflow
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
 
-.PHONY: install run test lint format bench bench-segments bench-embedded browser clean
+.PHONY: install run test lint format bench bench-segments bench-flows bench-embedded browser clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ bench: install
 # its own database (BENCH_SEGMENTS_DATABASE_URL) and reuses them; BENCH_ARGS=--quick for a smoke run.
 bench-segments: install
 	$(BIN)/python bench/segments.py $(BENCH_ARGS)
+
+# Flows bench (docs/benchmarks.md): send pipeline, scheduler, event/segment -> email latency
+# with real workers and an SMTP sink, in its own database; BENCH_ARGS=--quick for a smoke run.
+bench-flows: install
+	$(BIN)/python bench/flows.py $(BENCH_ARGS)
 
 # The embedded default (SQLite, no broker server) under 200 segments: API write latency while
 # the worker drains a burst (docs/benchmarks.md).
