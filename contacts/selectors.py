@@ -3,9 +3,15 @@
 import datetime as dt
 from collections.abc import Callable
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
-from contacts.models import Contact, Event
+from contacts.models import (
+    Contact,
+    ContactSubscription,
+    Event,
+    SubscriptionStatus,
+    SubscriptionTopic,
+)
 
 # Filters of the contact list that other apps own (segments registers "segment": its current
 # members), so contacts never reads their tables.
@@ -51,3 +57,21 @@ def event_list(
     if since is not None:
         events = events.filter(occurred_at__gte=since)
     return events
+
+
+def contact_topic_subscribed(*, contact_id: int, topic_key: str) -> bool | None:
+    """Whether the contact receives mail of this topic: its own choice, else the topic's
+    default (one query). None when no topic has this key."""
+    choice = ContactSubscription.objects.filter(contact_id=contact_id, topic=OuterRef("pk"))
+    row = (
+        SubscriptionTopic.objects.filter(key=topic_key)
+        .annotate(choice=Subquery(choice.values("status")[:1]))
+        .values_list("default_opt_in", "choice")
+        .first()
+    )
+    if row is None:
+        return None
+    default_opt_in, choice_status = row
+    if choice_status is None:
+        return default_opt_in
+    return choice_status == SubscriptionStatus.SUBSCRIBED

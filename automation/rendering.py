@@ -1,0 +1,299 @@
+"""Email rendering: marketer-written Jinja2 in one sandboxed environment.
+
+Invariants:
+- Templates never reach Python internals: the sandbox refuses `_`-prefixed attributes and
+  function internals, and the context holds plain records (`TemplateRecord`), never model
+  instances (so no `contact.save`, no related managers, no `__class__` walks).
+- An undefined value fails the render with a reason that names it and the line
+  ("template error: 'contact' has no attribute 'frist_name' (html, line 3)"), unless the
+  template gives a default (`| default(...)`, `is defined`).
+- HTML is autoescaped; subject and text are not (they are not HTML).
+- A compiled template is cached per (template id, updated_at, part): editing a template
+  changes updated_at, so a stale compilation is never used.
+"""
+
+import datetime as dt
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import missing, object_type_repr
+
+from automation import tokens
+from automation.html_text import html_to_text
+from contacts.builtins import BUILTIN_FIELD_TYPES
+
+PARTS = ("subject", "html", "text")
+CACHE_SIZE = 512
+# Longest string or list a template may build with `*` (a `'x' * 10**9` would exhaust memory).
+MAX_SEQUENCE_LENGTH = 100_000
+MAX_POWER_EXPONENT = 100
+_FILENAME_PREFIX = "<segflow:"
+
+
+class TemplateRecord:
+    """A read-only record for templates: `record.key` and `record["key"]` read a value;
+    a missing key is undefined (named by `label` in the error). It has no methods a template
+    could reach, so keys such as `items` or `values` (cart items) read the data."""
+
+    __slots__ = ("_label", "_data")
+
+    def __init__(self, label: str, data: Mapping[str, Any]):
+        self._label = label
+        self._data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"<{self._label}>"
+
+
+def record(label: str, value: Any) -> Any:
+    """JSON-like data as template values: objects become TemplateRecords, recursively."""
+    if isinstance(value, Mapping):
+        return TemplateRecord(label, {k: record(f"{label}.{k}", v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return [record(f"{label}[{i}]", v) for i, v in enumerate(value)]
+    return value
+
+
+class NamedStrictUndefined(StrictUndefined):
+    """StrictUndefined whose message names the record ("'contact' has no attribute 'x'")."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        obj, name = self._undefined_obj, self._undefined_name
+        if self._undefined_hint:
+            return self._undefined_hint
+        if obj is missing:
+            return f"{name!r} is undefined"
+        owner = f"'{obj._label}'" if isinstance(obj, TemplateRecord) else object_type_repr(obj)
+        if not isinstance(name, str):
+            return f"{owner} has no element {name!r}"
+        return f"{owner} has no attribute {name!r}"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, TemplateRecord):
+        return dict(value._data)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+class SegflowSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, immutable (a template cannot change the lists and dicts it is given),
+    with `*` and `**` bounded."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if isinstance(right, int | float) and abs(right) > MAX_POWER_EXPONENT:
+                raise SecurityError(f"exponent larger than {MAX_POWER_EXPONENT}")
+            return left**right
+        for sequence, times in ((left, right), (right, left)):
+            if (
+                isinstance(sequence, str | list | tuple)
+                and isinstance(times, int)
+                and len(sequence) * times > MAX_SEQUENCE_LENGTH
+            ):
+                raise SecurityError(f"result longer than {MAX_SEQUENCE_LENGTH}")
+        return left * right
+
+
+def _autoescape(template_name: str | None) -> bool:
+    return template_name == "html"
+
+
+environment = SegflowSandbox(
+    autoescape=_autoescape, undefined=NamedStrictUndefined, keep_trailing_newline=True
+)
+environment.policies["json.dumps_kwargs"] = {"sort_keys": True, "default": _json_default}
+
+
+class TemplateRenderError(Exception):
+    """A template that does not parse or fails to render; `part` is subject | html | text."""
+
+    def __init__(self, *, part: str, message: str, line: int | None):
+        self.part = part
+        self.message = message
+        self.line = line
+        where = f"{part}, line {line}" if line else part
+        super().__init__(f"template error: {message} ({where})")
+
+    @property
+    def reason(self) -> str:
+        return str(self)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEmail:
+    subject: str
+    html: str
+    text: str
+
+
+def template_compile(source: str, *, part: str) -> Template:
+    """Compile one part; a syntax error is a TemplateRenderError with its line."""
+    try:
+        code = environment.compile(source, name=part, filename=f"{_FILENAME_PREFIX}{part}>")
+    except TemplateSyntaxError as exc:
+        message = exc.message or "syntax error"
+        raise TemplateRenderError(part=part, message=message, line=exc.lineno) from None
+    return environment.template_class.from_code(environment, code, environment.make_globals(None))
+
+
+class _CompiledCache:
+    """A bounded LRU of compiled templates, shared by the threads of one process."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict[tuple, Template] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, source: str, part: str) -> Template:
+        with self._lock:
+            compiled = self._items.get(key)
+            if compiled is not None:
+                self._items.move_to_end(key)
+                return compiled
+        compiled = template_compile(source, part=part)
+        with self._lock:
+            self._items[key] = compiled
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return compiled
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+compiled_cache = _CompiledCache(CACHE_SIZE)
+
+
+def _compiled(template, part: str) -> Template:
+    source = getattr(template, part)
+    if template.pk is None:
+        return template_compile(source, part=part)
+    return compiled_cache.get((template.pk, template.updated_at, part), source, part)
+
+
+def _failing_line(part: str) -> int | None:
+    """The template line of the exception being handled (Jinja rewrites the traceback so
+    template frames carry the template's file name and line)."""
+    tb = sys.exc_info()[2]
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == f"{_FILENAME_PREFIX}{part}>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def render_part(template, part: str, context: Mapping[str, Any]) -> str:
+    """Render one part of an EmailTemplate-like object (pk, updated_at, subject/html/text)."""
+    compiled = _compiled(template, part)
+    return render_compiled(compiled, part=part, context=context)
+
+
+def render_compiled(compiled: Template, *, part: str, context: Mapping[str, Any]) -> str:
+    try:
+        return compiled.render(context)
+    except TemplateRenderError:
+        raise
+    except TemplateError as exc:
+        raise TemplateRenderError(
+            part=part, message=exc.message or type(exc).__name__, line=_failing_line(part)
+        ) from None
+    except Exception as exc:  # a filter given a wrong type, a division by zero, ...
+        raise TemplateRenderError(
+            part=part, message=f"{type(exc).__name__}: {exc}", line=_failing_line(part)
+        ) from None
+
+
+def template_render(*, template, context: Mapping[str, Any]) -> RenderedEmail:
+    """Subject, HTML and text of `template` for `context` (see `render_context`)."""
+    subject = " ".join(render_part(template, "subject", context).split())
+    html = render_part(template, "html", context)
+    text = render_part(template, "text", context) if template.text.strip() else html_to_text(html)
+    return RenderedEmail(subject=subject, html=html, text=text)
+
+
+# --- The template context (design §5) -------------------------------------------------------
+
+CONTACT_ATTRIBUTES = ("id", *BUILTIN_FIELD_TYPES)
+
+
+def contact_record(contact) -> TemplateRecord:
+    """`contact.<built-in>`, `contact.fields.KEY`, `contact.tags`: empty values are absent,
+    so `| default(...)` applies to them."""
+    values: dict[str, Any] = {}
+    for name in CONTACT_ATTRIBUTES:
+        value = getattr(contact, name, None)
+        if value is not None and value != "":
+            values[name] = value
+    fields = {key: value for key, value in (contact.fields or {}).items() if value is not None}
+    values["fields"] = record("contact.fields", fields)
+    values["tags"] = sorted((tag.name for tag in contact.tags.all()), key=str.lower)
+    return TemplateRecord("contact", values)
+
+
+def event_record(event) -> TemplateRecord | None:
+    if event is None:
+        return None
+    return TemplateRecord(
+        "event",
+        {
+            "name": event.name,
+            "properties": record("event.properties", event.properties or {}),
+            "occurred_at": event.occurred_at,
+        },
+    )
+
+
+def flow_record(flow) -> TemplateRecord | None:
+    if flow is None:
+        return None
+    return TemplateRecord("flow", {"id": flow.pk, "name": flow.name})
+
+
+def render_context(
+    *, contact, event=None, flow=None, contact_id: int | None, message_id: int | None
+) -> dict[str, Any]:
+    """The context of design §5. `contact_id` / `message_id` sign the unsubscribe and
+    preference links (a preview signs None for the message)."""
+    return {
+        "contact": contact if isinstance(contact, TemplateRecord) else contact_record(contact),
+        "event": event_record(event),
+        "flow": flow_record(flow),
+        "unsubscribe_url": tokens.unsubscribe_url(contact_id=contact_id, message_id=message_id),
+        "preferences_url": tokens.preferences_url(contact_id=contact_id, message_id=message_id),
+    }
+
+
+def template_preview(*, template, contact, event=None, flow=None) -> RenderedEmail:
+    """What `contact` would receive (raises TemplateRenderError)."""
+    context = render_context(
+        contact=contact, event=event, flow=flow, contact_id=contact.pk, message_id=None
+    )
+    return template_render(template=template, context=context)

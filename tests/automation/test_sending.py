@@ -1,0 +1,382 @@
+import datetime as dt
+import email
+import email.policy
+
+import pytest
+from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+from django.test import override_settings
+
+from automation.models import Message
+from automation.sending import (
+    message_mark_unknown,
+    message_prepare,
+    message_send_test,
+    messages_deliver,
+)
+from automation.tokens import unsubscribe_token_read
+from contacts.models import Event
+from tests.factories import (
+    ContactFactory,
+    ContactSubscriptionFactory,
+    EmailTemplateFactory,
+    EnrollmentFactory,
+    EventFactory,
+    MessageFactory,
+    SubscriptionTopicFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
+
+
+def send_step(template, *, step_id="mail-1", topic=None) -> dict:
+    step = {"id": step_id, "type": "send_email", "template": template.pk}
+    if topic:
+        step["topic"] = topic
+    return step
+
+
+def prepared(*, contact=None, template=None, holdout=False, topic=None, **enrollment) -> Message:
+    template = template or EmailTemplateFactory()
+    enrollment = EnrollmentFactory(
+        contact=contact or ContactFactory(first_name="Ada"), holdout=holdout, **enrollment
+    )
+    return message_prepare(enrollment=enrollment, step=send_step(template, topic=topic), now=NOW)
+
+
+class FailingForSomeBackend(LocmemBackend):
+    """Refuses mail to addresses starting with "fail" (a provider rejecting one message)."""
+
+    def send_messages(self, messages):
+        if any(m.to[0].startswith("fail") for m in messages):
+            raise ConnectionResetError("the server hung up")
+        return super().send_messages(messages)
+
+
+# --- message_prepare -------------------------------------------------------------------------
+
+
+def test_prepare_renders_a_sending_message_with_its_key_addresses_and_content():
+    template = EmailTemplateFactory(
+        subject="Hi {{ contact.first_name }}", html="<p>Cart: {{ event.properties.total }}</p>"
+    )
+    contact = ContactFactory(first_name="Ada", email="ada@example.com")
+    event = EventFactory(contact=contact, name="cart.updated", properties={"total": 42})
+    enrollment = EnrollmentFactory(contact=contact, trigger_event=event)
+
+    message = message_prepare(enrollment=enrollment, step=send_step(template), now=NOW)
+
+    message.refresh_from_db()
+    assert message.status == "sending"
+    assert message.idempotency_key == f"enrollment:{enrollment.pk}:mail-1"
+    assert (message.to_email, message.subject) == ("ada@example.com", "Hi Ada")
+    assert message.html == "<p>Cart: 42</p>"
+    assert message.text == "Cart: 42\n"
+    assert (message.flow_id, message.enrollment_id, message.step_id) == (
+        enrollment.flow_id,
+        enrollment.pk,
+        "mail-1",
+    )
+    assert message.created_at == NOW
+
+
+@override_settings(SITE_URL="https://mail.example.com", DEFAULT_FROM_EMAIL="News <news@shop.io>")
+def test_marketing_message_has_one_click_unsubscribe_headers_and_our_message_id():
+    message = prepared()
+
+    headers = message.headers
+    assert headers["Message-ID"].endswith("@shop.io>")
+    assert f"segflow.{message.pk}" in headers["Message-ID"]
+    url, mailto = headers["List-Unsubscribe"].split(", ")
+    assert url.startswith("<https://mail.example.com/u/") and url.endswith(">")
+    assert mailto == "<mailto:news@shop.io?subject=unsubscribe>"
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    token = unsubscribe_token_read(url[1:-1].rsplit("/", 1)[1])
+    assert (token.contact_id, token.message_id) == (message.contact_id, message.pk)
+
+
+def test_transactional_message_has_no_list_unsubscribe_headers():
+    message = prepared(template=EmailTemplateFactory(transactional=True))
+
+    assert set(message.headers) == {"Message-ID"}
+
+
+def test_unsubscribe_url_in_the_body_is_signed_for_the_message():
+    message = prepared(template=EmailTemplateFactory(html="{{ unsubscribe_url }}"))
+
+    token = unsubscribe_token_read(message.html.rsplit("/", 1)[1])
+    assert (token.contact_id, token.message_id) == (message.contact_id, message.pk)
+
+
+def test_prepare_twice_returns_the_same_row_unchanged():
+    template = EmailTemplateFactory(subject="First")
+    enrollment = EnrollmentFactory()
+    first = message_prepare(enrollment=enrollment, step=send_step(template), now=NOW)
+    template.subject = "Second"
+    template.save()
+
+    again = message_prepare(enrollment=enrollment, step=send_step(template), now=NOW)
+
+    assert again.pk == first.pk
+    assert again.subject == "First"
+    assert Message.objects.count() == 1
+
+
+def test_holdout_is_skipped_first():
+    message = prepared(holdout=True, contact=ContactFactory(email=None, external_id="x1"))
+
+    assert (message.status, message.reason) == ("skipped", "holdout")
+
+
+def test_contact_without_email_is_skipped():
+    message = prepared(contact=ContactFactory(email=None, external_id="x1"))
+
+    assert (message.status, message.reason) == ("skipped", "missing_email")
+
+
+@pytest.mark.parametrize("status", ["unsubscribed", "bounced", "complained"])
+def test_suppressed_email_status_is_skipped_with_it_as_reason(status):
+    message = prepared(contact=ContactFactory(email_status=status))
+
+    assert (message.status, message.reason) == ("skipped", status)
+    assert message.html == ""
+
+
+def test_transactional_template_reaches_an_unsubscribed_contact():
+    message = prepared(
+        contact=ContactFactory(email_status="unsubscribed"),
+        template=EmailTemplateFactory(transactional=True),
+    )
+
+    assert message.status == "sending"
+
+
+@pytest.mark.parametrize("status", ["bounced", "complained"])
+def test_transactional_template_does_not_reach_a_bounced_or_complained_contact(status):
+    message = prepared(
+        contact=ContactFactory(email_status=status),
+        template=EmailTemplateFactory(transactional=True),
+    )
+
+    assert (message.status, message.reason) == ("skipped", status)
+
+
+def test_contact_opted_out_of_the_steps_topic_is_skipped():
+    contact = ContactFactory()
+    topic = SubscriptionTopicFactory(key="news")
+    ContactSubscriptionFactory(contact=contact, topic=topic, status="unsubscribed")
+
+    message = prepared(contact=contact, topic="news")
+
+    assert (message.status, message.reason) == ("skipped", "opted_out:news")
+    assert message.topic == "news"
+
+
+def test_topic_default_opt_out_skips_contacts_without_a_choice():
+    SubscriptionTopicFactory(key="offers", default_opt_in=False)
+
+    message = prepared(topic="offers")
+
+    assert (message.status, message.reason) == ("skipped", "opted_out:offers")
+
+
+def test_contact_subscribed_to_an_opt_out_topic_is_sent_to():
+    contact = ContactFactory()
+    topic = SubscriptionTopicFactory(key="offers", default_opt_in=False)
+    ContactSubscriptionFactory(contact=contact, topic=topic, status="subscribed")
+
+    assert prepared(contact=contact, topic="offers").status == "sending"
+
+
+def test_transactional_template_ignores_topics():
+    contact = ContactFactory()
+    topic = SubscriptionTopicFactory(key="news")
+    ContactSubscriptionFactory(contact=contact, topic=topic, status="unsubscribed")
+
+    message = prepared(
+        contact=contact, topic="news", template=EmailTemplateFactory(transactional=True)
+    )
+
+    assert message.status == "sending"
+
+
+def test_template_error_fails_the_message_with_its_reason():
+    message = prepared(template=EmailTemplateFactory(html="<p>\n{{ contact.frist_name }}</p>"))
+
+    message.refresh_from_db()
+    assert message.status == "failed"
+    assert message.reason == (
+        "template error: 'contact' has no attribute 'frist_name' (html, line 2)"
+    )
+
+
+def test_deleted_template_fails_the_message():
+    template = EmailTemplateFactory()
+    enrollment = EnrollmentFactory()
+    step = send_step(template)
+    template.delete()
+
+    message = message_prepare(enrollment=enrollment, step=step, now=NOW)
+
+    assert message.status == "failed"
+    assert "is gone" in message.reason
+
+
+def test_prepare_query_count_is_bounded(django_assert_max_num_queries):
+    template = EmailTemplateFactory()
+    contact = ContactFactory()
+    event = EventFactory(contact=contact)
+    enrollment = EnrollmentFactory(contact=contact, trigger_event=event)
+    SubscriptionTopicFactory(key="news")
+
+    with django_assert_max_num_queries(8):
+        message_prepare(enrollment=enrollment, step=send_step(template, topic="news"), now=NOW)
+
+
+# --- messages_deliver ------------------------------------------------------------------------
+
+
+def test_deliver_sends_multipart_text_and_html_with_the_logged_headers():
+    message = prepared(template=EmailTemplateFactory(html="<p>Hello</p>"))
+
+    messages_deliver(messages=[message], now=NOW)
+
+    assert len(mail.outbox) == 1
+    raw = email.message_from_bytes(mail.outbox[0].message().as_bytes(), policy=email.policy.default)
+    assert raw["Message-ID"] == message.headers["Message-ID"]
+    # folded over lines (RFC 5322 folding whitespace), the same value
+    assert " ".join(raw["List-Unsubscribe"].split()) == message.headers["List-Unsubscribe"]
+    assert raw["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert raw.get_content_type() == "multipart/alternative"
+    assert raw.get_body(("plain",)).get_content().strip() == "Hello"
+    assert raw.get_body(("html",)).get_content().strip() == "<p>Hello</p>"
+    message.refresh_from_db()
+    assert (message.status, message.sent_at) == ("sent", NOW)
+
+
+def test_deliver_records_one_email_sent_event_per_message():
+    message = prepared()
+
+    messages_deliver(messages=[message], now=NOW)
+
+    event = Event.objects.get(name="email.sent")
+    assert event.contact_id == message.contact_id
+    assert event.source == "segflow"
+    assert event.idempotency_key == f"message:{message.pk}"
+    assert event.properties == {
+        "message_id": message.pk,
+        "template_id": message.template_id,
+        "flow_id": message.flow_id,
+        "step_id": "mail-1",
+    }
+
+
+def test_deliver_twice_sends_once():
+    message = prepared()
+    stale_copy = Message.objects.get(pk=message.pk)
+
+    messages_deliver(messages=[message], now=NOW)
+    messages_deliver(messages=[stale_copy], now=NOW)
+
+    assert len(mail.outbox) == 1
+    assert Event.objects.filter(name="email.sent").count() == 1
+
+
+@pytest.mark.parametrize("status", ["skipped", "failed", "unknown", "sent"])
+def test_deliver_never_hands_over_a_message_that_is_not_sending(status):
+    message = prepared()
+    Message.objects.filter(pk=message.pk).update(status=status)
+
+    messages_deliver(messages=[message], now=NOW)
+
+    assert mail.outbox == []
+
+
+@override_settings(EMAIL_BACKEND="tests.automation.test_sending.FailingForSomeBackend")
+def test_a_backend_error_fails_that_message_and_the_others_are_sent():
+    first = prepared(contact=ContactFactory(email="a@example.com"))
+    failing = prepared(contact=ContactFactory(email="fail@example.com"))
+    last = prepared(contact=ContactFactory(email="z@example.com"))
+
+    messages_deliver(messages=[first, failing, last], now=NOW)
+
+    statuses = dict(Message.objects.values_list("to_email", "status"))
+    assert statuses == {
+        "a@example.com": "sent",
+        "fail@example.com": "failed",
+        "z@example.com": "sent",
+    }
+    failing.refresh_from_db()
+    assert failing.reason == "ConnectionResetError: the server hung up"
+    assert [m.to for m in mail.outbox] == [["a@example.com"], ["z@example.com"]]
+
+
+@override_settings(EMAIL_BACKEND="anymail.backends.test.EmailBackend")
+def test_the_provider_message_id_from_anymail_is_recorded():
+    message = prepared()
+
+    messages_deliver(messages=[message], now=NOW)
+
+    message.refresh_from_db()
+    assert message.status == "sent"
+    assert message.provider_message_id == "0"  # the test backend's id: its outbox index
+
+
+def test_mark_unknown_settles_a_sending_message_and_leaves_others():
+    sending = prepared()
+    sent = MessageFactory(status="sent")
+
+    message_mark_unknown(message=sending)
+    message_mark_unknown(message=sent)
+
+    sending.refresh_from_db()
+    sent.refresh_from_db()
+    assert sending.status == "unknown"
+    assert "not retried" in sending.reason
+    assert sent.status == "sent"
+
+
+def test_an_unknown_message_is_never_delivered():
+    message = prepared()
+    message_mark_unknown(message=Message.objects.get(pk=message.pk))
+
+    messages_deliver(messages=[message], now=NOW)
+
+    assert mail.outbox == []
+
+
+# --- test sends ------------------------------------------------------------------------------
+
+
+def test_test_send_to_an_address_is_marked_and_sent_without_an_event():
+    template = EmailTemplateFactory(subject="Hi {{ contact.first_name | default('there') }}")
+
+    message = message_send_test(template=template, to_email="qa@example.com")
+
+    message.refresh_from_db()
+    assert message.is_test
+    assert message.idempotency_key.startswith("test:")
+    assert (message.status, message.subject) == ("sent", "[Test] Hi there")
+    assert mail.outbox[0].to == ["qa@example.com"]
+    assert not Event.objects.filter(name="email.sent").exists()
+
+
+def test_test_send_renders_for_the_given_contact():
+    template = EmailTemplateFactory(subject="Hi {{ contact.first_name }}")
+    contact = ContactFactory(first_name="Ada")
+
+    message = message_send_test(template=template, to_email="qa@example.com", contact=contact)
+
+    assert message.subject == "[Test] Hi Ada"
+    assert message.contact_id == contact.pk
+
+
+def test_test_send_with_a_template_error_is_failed_and_not_sent():
+    template = EmailTemplateFactory(html="{{ contact.nope }}")
+
+    message = message_send_test(template=template, to_email="qa@example.com")
+
+    assert message.status == "failed"
+    assert mail.outbox == []
