@@ -16,7 +16,7 @@ import datetime as dt
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,28 +37,22 @@ MAX_POWER_EXPONENT = 100
 _FILENAME_PREFIX = "<segflow:"
 
 
-class TemplateRecord:
-    """A read-only record for templates: `record.key` and `record["key"]` read a value;
-    a missing key is undefined (named by `label` in the error). It has no methods a template
-    could reach, so keys such as `items` or `values` (cart items) read the data."""
+class TemplateRecord(dict):
+    """A dict whose keys read as attributes in templates (`contact.first_name`, and
+    `event.properties.items` reads the key "items" when there is one, not the dict method).
+    A missing key is undefined, named by `label` in the error ("'contact.fields' has no
+    attribute 'plan'"). Being a dict, it serializes as JSON (`| tojson`, webhook bodies)."""
 
-    __slots__ = ("_label", "_data")
+    __slots__ = ("_label",)
 
     def __init__(self, label: str, data: Mapping[str, Any]):
+        super().__init__(data)
         self._label = label
-        self._data = data
 
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
+    def __getattribute__(self, name: str) -> Any:
+        if not name.startswith("_") and dict.__contains__(self, name):
+            return dict.__getitem__(self, name)
+        return super().__getattribute__(name)
 
     def __repr__(self) -> str:
         return f"<{self._label}>"
@@ -92,8 +86,6 @@ class NamedStrictUndefined(StrictUndefined):
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, TemplateRecord):
-        return dict(value._data)
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")

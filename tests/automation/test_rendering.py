@@ -182,6 +182,19 @@ def test_tojson_serializes_records_and_datetimes():
     assert html == '{"a": [1, {"b": "c"}]}'
 
 
+def test_records_iterate_like_dicts_when_no_key_shadows_the_method():
+    event = EventFactory(properties={"b": 2, "a": 1})
+
+    html = preview_html(
+        "{% for k, v in event.properties | dictsort %}{{ k }}={{ v }};{% endfor %}"
+        "{% for k, v in event.properties.items() %}{{ k }}{% endfor %}",
+        contact=event.contact,
+        event=event,
+    )
+
+    assert html == "a=1;b=2;ba"
+
+
 SSTI_PAYLOADS = [
     "{{ ''.__class__ }}",
     "{{ ''.__class__.__mro__[1].__subclasses__() }}",
@@ -194,7 +207,7 @@ SSTI_PAYLOADS = [
     "{{ config }}",
     "{% for c in [].__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}",
     "{{ contact.__class__ }}",
-    "{{ contact._data }}",
+    "{{ contact._label }}",
     "{{ contact.fields._label }}",
     "{{ contact.__init__.__globals__ }}",
     "{{ event.properties.__class__.__init__.__globals__ }}",
