@@ -263,7 +263,28 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "automation.tasks.reset_stuck_steps",
         "schedule": 60.0,
     },
+    # Billing webhooks: deliveries whose queued processing was lost, and those waiting for a
+    # customer Segflow has learned since.
+    "billing-sweep-deliveries": {
+        "task": "billing.tasks.sweep_deliveries",
+        "schedule": 60.0,
+    },
 }
+
+# --- Billing --------------------------------------------------------------------------------
+# Provider webhooks (docs/billing.md). An endpoint whose secret is empty answers 503.
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_WEBHOOK_TOLERANCE = int(os.environ.get("STRIPE_WEBHOOK_TOLERANCE", 300))
+# Optional: look up customers and product names that events do not carry.
+STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")
+CHARGEBEE_WEBHOOK_USERNAME = os.environ.get("CHARGEBEE_WEBHOOK_USERNAME", "")
+CHARGEBEE_WEBHOOK_PASSWORD = os.environ.get("CHARGEBEE_WEBHOOK_PASSWORD", "")
+RECURLY_WEBHOOK_SECRET = os.environ.get("RECURLY_WEBHOOK_SECRET", "")
+RECURLY_WEBHOOK_TOLERANCE = int(os.environ.get("RECURLY_WEBHOOK_TOLERANCE", 300))
+# Recurly's JSON notifications carry ids only: processing reads the objects from its API.
+RECURLY_API_KEY = os.environ.get("RECURLY_API_KEY", "")
+RECURLY_API_URL = os.environ.get("RECURLY_API_URL", "https://v3.recurly.com").rstrip("/")
+BILLING_API_TIMEOUT_SECONDS = float(os.environ.get("BILLING_API_TIMEOUT_SECONDS", 10))
 
 # --- CSV import of contacts -----------------------------------------------------------------
 CONTACT_IMPORT_MAX_BYTES = int(os.environ.get("CONTACT_IMPORT_MAX_BYTES", 50 * 1024 * 1024))
