@@ -9,6 +9,7 @@ changes between the check and the connect (DNS rebinding) cannot redirect it. Re
 not followed: a 3xx is a failure, so it cannot lead to a private address either.
 """
 
+import datetime as dt
 import functools
 import ipaddress
 import json
@@ -18,8 +19,9 @@ from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
-from jinja2 import StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import Template
+
+from automation import rendering
 
 USER_AGENT = "Segflow-Webhook/1"
 EXCERPT_CHARS = 500
@@ -95,49 +97,48 @@ def webhook_call(*, url: str, body: str, timeout: float) -> WebhookResult:
 
 
 def webhook_body_render(*, step: dict, context: dict) -> str:
-    """The JSON body of a webhook step: its "body" template rendered in the email sandbox, or
-    the default body. Raises WebhookBodyError when it fails or is not JSON."""
-    template = step.get("body")
-    if not template:
-        return json.dumps(_default_body(context), default=str)
+    """The JSON body of a webhook step: its "body" template rendered in the email sandbox
+    (automation.rendering, same context), or the default body. Raises WebhookBodyError when
+    the template fails or does not render JSON (a failure of this step, not retried)."""
+    source = step.get("body")
+    if not source:
+        return json.dumps(_default_body(context), default=_json_default)
     try:
-        rendered = _sandbox().from_string(template).render(context)
-    except Exception as error:  # any template failure is this one step's failure
-        raise WebhookBodyError(f"body template error: {error}") from error
+        rendered = rendering.render_compiled(_compiled(source), part="body", context=context)
+    except rendering.TemplateRenderError as error:
+        raise WebhookBodyError(str(error)) from None
     try:
         json.loads(rendered)
     except ValueError as error:
-        raise WebhookBodyError(f"body is not JSON: {error}") from error
+        raise WebhookBodyError(f"body is not JSON: {error}") from None
     return rendered
 
 
-@functools.cache
-def _sandbox() -> SandboxedEnvironment:
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str) -> Template:
+    return rendering.template_compile(source, part="body")
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value)
 
 
 def _default_body(context: dict) -> dict:
-    contact, flow, event = context.get("contact"), context.get("flow"), context.get("event")
+    """Built from the records of automation.rendering.render_context (missing values: null)."""
+    contact = context.get("contact") or {}
+    flow, event = context.get("flow") or {}, context.get("event")
     return {
         "contact": {
-            key: _value(contact, key)
+            key: contact.get(key)
             for key in ("id", "email", "first_name", "last_name", "lead_score", "fields", "tags")
         },
-        "flow": {"id": _value(flow, "id"), "name": _value(flow, "name")},
+        "flow": {"id": flow.get("id"), "name": flow.get("name")},
         "event": None
         if event is None
-        else {key: _value(event, key) for key in ("id", "name", "properties", "occurred_at")},
+        else {key: event.get(key) for key in ("name", "properties", "occurred_at")},
     }
-
-
-def _value(obj: object, key: str) -> object:
-    """A context entry is a mapping or an object with attributes (whichever rendering built)."""
-    if obj is None:
-        return None
-    value = obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
-    if key == "tags" and value is not None and not isinstance(value, list | tuple):
-        value = list(value)
-    return value
 
 
 def _url_parts(url: str) -> tuple[str, int]:

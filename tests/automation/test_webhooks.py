@@ -1,5 +1,6 @@
 """Webhook steps' I/O against real HTTP servers on loopback (allowed through settings)."""
 
+import datetime as dt
 import json
 import socket
 import threading
@@ -8,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from automation.rendering import render_context
 from automation.webhooks import (
     USER_AGENT,
     WebhookBodyError,
@@ -15,6 +17,8 @@ from automation.webhooks import (
     webhook_call,
     webhook_url_problem,
 )
+from contacts.tags import contact_tags_add
+from tests.factories import ContactFactory, EventFactory, FlowFactory
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -256,30 +260,35 @@ def test_a_name_resolving_to_loopback_is_refused_at_call_time(server, settings):
     assert httpd.received == []
 
 
-# --- Bodies ----------------------------------------------------------------------------------
-
-CONTEXT = {
-    "contact": {
-        "id": 7,
-        "email": "ann@example.com",
-        "first_name": "Ann",
-        "last_name": "Lee",
-        "lead_score": 85,
-        "fields": {"plan": "pro"},
-        "tags": ["vip"],
-        "country": "FR",
-    },
-    "flow": {"id": 3, "name": "Sales-ready"},
-    "event": None,
-}
+# --- Bodies ---------------------------------------------------------------------------------
 
 
-def test_the_default_body_describes_the_contact_and_the_flow():
-    body = json.loads(webhook_body_render(step={"type": "webhook", "url": "x"}, context=CONTEXT))
+@pytest.fixture
+def context(db):
+    contact = ContactFactory(
+        email="ann@example.com",
+        first_name="Ann",
+        last_name="Lee",
+        lead_score=85,
+        fields={"plan": "pro"},
+    )
+    contact_tags_add(contact=contact, names=["vip"])
+    flow = FlowFactory(name="Sales-ready")
+    return {
+        "contact": contact,
+        "flow": flow,
+        "context": render_context(contact=contact, flow=flow, contact_id=contact.pk, message_id=1),
+    }
+
+
+def test_the_default_body_describes_the_contact_and_the_flow(context):
+    step = {"type": "webhook", "url": "https://example.com/hook"}
+
+    body = json.loads(webhook_body_render(step=step, context=context["context"]))
 
     assert body == {
         "contact": {
-            "id": 7,
+            "id": context["contact"].pk,
             "email": "ann@example.com",
             "first_name": "Ann",
             "last_name": "Lee",
@@ -287,40 +296,69 @@ def test_the_default_body_describes_the_contact_and_the_flow():
             "fields": {"plan": "pro"},
             "tags": ["vip"],
         },
-        "flow": {"id": 3, "name": "Sales-ready"},
+        "flow": {"id": context["flow"].pk, "name": "Sales-ready"},
         "event": None,
     }
 
 
-def test_the_default_body_carries_the_trigger_event():
-    event = {"id": 9, "name": "cart.updated", "properties": {"total": 5}, "occurred_at": "2026"}
+def test_the_default_body_carries_the_trigger_event(context):
+    contact = context["contact"]
+    occurred_at = dt.datetime(2026, 11, 28, 12, 30, tzinfo=dt.UTC)
+    event = EventFactory(
+        contact=contact, name="cart.updated", properties={"total": 5}, occurred_at=occurred_at
+    )
+    full = render_context(contact=contact, event=event, contact_id=contact.pk, message_id=None)
 
-    body = json.loads(webhook_body_render(step={}, context={**CONTEXT, "event": event}))
+    body = json.loads(webhook_body_render(step={}, context=full))
 
-    assert body["event"] == event
+    assert body["event"] == {
+        "name": "cart.updated",
+        "properties": {"total": 5},
+        "occurred_at": "2026-11-28T12:30:00+00:00",
+    }
+    assert body["flow"] == {"id": None, "name": None}
 
 
-def test_a_body_template_is_rendered_with_the_context():
+def test_a_body_template_is_rendered_with_the_context(context):
     step = {"body": '{"email": {{ contact.email | tojson }}, "score": {{ contact.lead_score }}}'}
 
-    assert json.loads(webhook_body_render(step=step, context=CONTEXT)) == {
+    assert json.loads(webhook_body_render(step=step, context=context["context"])) == {
         "email": "ann@example.com",
         "score": 85,
     }
 
 
-def test_a_body_that_is_not_json_fails():
+def test_a_record_serializes_whole_with_tojson(context):
+    step = {"body": '{"fields": {{ contact.fields | tojson }}}'}
+
+    assert json.loads(webhook_body_render(step=step, context=context["context"])) == {
+        "fields": {"plan": "pro"}
+    }
+
+
+def test_a_body_that_is_not_json_fails(context):
+    step = {"body": "hello {{ contact.first_name }}"}
+
     with pytest.raises(WebhookBodyError, match="body is not JSON"):
-        webhook_body_render(step={"body": "hello {{ contact.first_name }}"}, context=CONTEXT)
+        webhook_body_render(step=step, context=context["context"])
 
 
-def test_an_undefined_variable_fails_the_body():
-    with pytest.raises(WebhookBodyError, match="body template error"):
-        webhook_body_render(step={"body": '{"a": "{{ contact.nope }}"}'}, context=CONTEXT)
+def test_an_undefined_variable_fails_the_body_naming_it(context):
+    step = {"body": '{"a": "{{ contact.nope }}"}'}
+
+    with pytest.raises(
+        WebhookBodyError, match=r"'contact' has no attribute 'nope' \(body, line 1\)"
+    ):
+        webhook_body_render(step=step, context=context["context"])
 
 
-def test_the_body_runs_in_the_sandbox():
+def test_a_body_that_does_not_parse_fails(context):
+    with pytest.raises(WebhookBodyError, match="template error"):
+        webhook_body_render(step={"body": '{"a": {{ }'}, context=context["context"])
+
+
+def test_the_body_runs_in_the_sandbox(context):
     step = {"body": '{"a": "{{ contact.email.__class__.__mro__ }}"}'}
 
-    with pytest.raises(WebhookBodyError, match="body template error"):
-        webhook_body_render(step=step, context=CONTEXT)
+    with pytest.raises(WebhookBodyError, match="template error"):
+        webhook_body_render(step=step, context=context["context"])
