@@ -9,10 +9,8 @@ import math
 from collections.abc import Iterator
 from functools import cached_property
 
-from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
-
 from automation.models import EmailTemplate
+from automation.rendering import TemplateRenderError, template_compile
 from automation.webhooks import webhook_url_problem
 from contacts.builtins import BUILTIN_FIELD_TYPES, BUILTIN_INPUTS, normalize_tag_name
 from contacts.field_types import field_definitions, normalize_value
@@ -57,9 +55,6 @@ _NOT_WRITABLE = {
     "lead_score": "Use an adjust_score step to change the lead score.",
 }
 DATE_TYPES = ("date", "datetime")
-
-# Syntax only: a body is rendered at send time by automation.webhooks.
-_jinja = SandboxedEnvironment()
 
 
 def clean_duration(
@@ -359,10 +354,10 @@ class DefinitionCheck:
         elif len(body) > MAX_BODY_LENGTH:
             self.error(f"{path}.body", f"Must be at most {MAX_BODY_LENGTH} characters.")
         else:
-            try:
-                _jinja.from_string(body)
-            except TemplateSyntaxError as exc:
-                self.error(f"{path}.body", f"Template error on line {exc.lineno}: {exc.message}")
+            try:  # in the sandbox automation.webhooks renders it with
+                template_compile(body, part="body")
+            except TemplateRenderError as exc:
+                self.error(f"{path}.body", f"Template error on line {exc.line}: {exc.message}")
 
     def _exit(self, step: dict, path: str, clean: dict, depth: int) -> None:
         pass
