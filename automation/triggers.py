@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from automation.enrollment import RUN_DUE_TASK, enrollments_start_bulk
 from automation.models import (
@@ -81,23 +82,28 @@ def on_contacts_changed(sender, *, contact_ids, changes, events=None, **kwargs) 
 
 _PENDING_INSERT_SQL = f"""
 INSERT INTO {PendingFlowEvent._meta.db_table} (event_id, contact_id, name, created_at)
-SELECT event_id, contact_id, name, now()
+SELECT event_id, contact_id, name, %s
 FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS t(event_id, contact_id, name)
 ON CONFLICT (event_id) DO NOTHING
 """
 
 
 def pending_flow_events_insert(rows: Sequence[tuple[int, int, str]]) -> None:
-    """(event_id, contact_id, name) rows into the outbox; an event queued already is kept."""
+    """(event_id, contact_id, name) rows into the outbox; an event queued already is kept.
+    created_at is this process's clock, like Flow.activated_at, which it is compared with."""
+    now = timezone.now()
     if connection.vendor != "postgresql":
         PendingFlowEvent.objects.bulk_create(
-            [PendingFlowEvent(event_id=e, contact_id=c, name=n) for e, c, n in rows],
+            [
+                PendingFlowEvent(event_id=e, contact_id=c, name=n, created_at=now)
+                for e, c, n in rows
+            ],
             ignore_conflicts=True,
         )
         return
     event_ids, contact_ids, names = (list(column) for column in zip(*rows, strict=True))
     with connection.cursor() as cursor:
-        cursor.execute(_PENDING_INSERT_SQL, [event_ids, contact_ids, names])
+        cursor.execute(_PENDING_INSERT_SQL, [now, event_ids, contact_ids, names])
 
 
 # --- Events: the processor -------------------------------------------------------------------
