@@ -1,7 +1,8 @@
 """Tags: case-insensitive names, created on first use.
 
-The writers here do not announce the change: their caller (contacts.services) announces a
-write once, tags and fields together."""
+The per-contact writers here do not announce the change: their caller (contacts.services)
+announces a write once, tags and fields together. The many-contact writers (flow steps)
+announce their own change."""
 
 from collections.abc import Iterable
 
@@ -9,6 +10,7 @@ from django.db import connection
 from django.db.models.functions import Lower
 
 from contacts.models import Contact, ContactTag, Tag
+from contacts.signals import notify_contacts_changed
 
 
 def _lower_keys(names: list[str]) -> list[str]:
@@ -56,3 +58,32 @@ def contact_tags_set(*, contact: Contact, names: Iterable[str]) -> None:
     ContactTag.objects.bulk_create(
         [ContactTag(contact=contact, tag=tag) for tag in tags], ignore_conflicts=True
     )
+
+
+def contact_tags_add_many(*, contact_ids: Iterable[int], names: Iterable[str]) -> None:
+    """Add tags to many contacts in one statement and announce "tags" (set-based writers,
+    e.g. a flow's tag step; the per-contact writers above leave announcing to their caller)."""
+    ids = sorted(set(contact_ids))
+    tags = tags_get_or_create(names)
+    if not ids or not tags:
+        return
+    ContactTag.objects.bulk_create(
+        [ContactTag(contact_id=contact_id, tag=tag) for contact_id in ids for tag in tags],
+        ignore_conflicts=True,
+    )
+    notify_contacts_changed(ids, ["tags"])
+
+
+def contact_tags_remove(*, contact_ids: Iterable[int], names: Iterable[str]) -> None:
+    """Remove tags (by name, case-insensitively) from contacts and announce "tags"."""
+    ids = sorted(set(contact_ids))
+    names = list(names)
+    if not ids or not names:
+        return
+    keys = _lower_keys(names)
+    ContactTag.objects.filter(contact_id__in=ids, tag__in=_tags_named(keys)).delete()
+    notify_contacts_changed(ids, ["tags"])
+
+
+def _tags_named(lower_names: list[str]):
+    return Tag.objects.annotate(lower_name=Lower("name")).filter(lower_name__in=lower_names)

@@ -1,0 +1,233 @@
+"""The step engine: advances claimed enrollments through their version's steps.
+
+Invariants (docs/flow-engine.md):
+- Every enrollment it touches is locked by the caller's claim (FOR UPDATE SKIP LOCKED) or
+  re-locked here, and only while due (state active, next_run_at <= now): a batch delivered
+  twice, or two schedulers at once, cannot run a step twice. StepRun's unique key
+  (enrollment, step, attempt) is the backstop.
+- exit_when is checked before the steps run (one query per version and batch), and again for
+  contacts a step of this run changed (a field, the score, tags).
+- Enrollments at the same step of the same version move together: one condition query per
+  branch, one statement per tag or score step, one bulk insert of StepRuns and one UPDATE of
+  all enrollments per batch.
+- A side effect (email, webhook) is committed as StepRun(started) + lease before it runs,
+  performed outside any transaction, and recorded in a new one (automation.steps.effects).
+"""
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from django.db import DatabaseError, connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from automation.conditions import contacts_matching
+from automation.cursor import Cursor, Run
+from automation.engine_tree import tree_of
+from automation.models import (
+    Enrollment,
+    EnrollmentState,
+    FlowStatus,
+    FlowVersion,
+    StepRun,
+    StepRunStatus,
+)
+from automation.steps import HANDLERS
+from automation.steps.effects import Effect, effect_record, effects_perform, leases_settle
+
+logger = logging.getLogger(__name__)
+
+EXIT_WHEN = "exit_when"
+_ENROLLMENT = Enrollment._meta.db_table
+# The fields the engine changes, with their PostgreSQL types (for the one-statement save).
+_SAVED_FIELDS = {
+    "step_id": "text",
+    "state": "text",
+    "next_run_at": "timestamptz",
+    "step_started_at": "timestamptz",
+    "sleeping": "boolean",
+    "waiting_for_event": "text",
+    "exit_reason": "text",
+    "ended_at": "timestamptz",
+}
+
+
+def due_enrollments(*, now: dt.datetime) -> QuerySet:
+    """Due enrollments of active flows, locked as read (skipping rows others hold), oldest
+    due first. A paused flow's enrollments wait, due, until it is active again."""
+    return (
+        Enrollment.objects.filter(
+            state=EnrollmentState.ACTIVE, next_run_at__lte=now, flow__status=FlowStatus.ACTIVE
+        )
+        .select_related("flow")
+        .select_for_update(skip_locked=True, of=("self",))
+        .order_by("next_run_at")
+    )
+
+
+def enrollments_advance(*, enrollments: Iterable[Enrollment], now: dt.datetime) -> int:
+    """Advance these enrollments as far as they go at `now`, those still due and not held by
+    another worker; returns how many advanced. Call it outside a transaction (side effects
+    run after commits). The scheduler claims its batches itself (automation.scheduler)."""
+    ids = [enrollment.pk for enrollment in enrollments]
+    with transaction.atomic():
+        locked = list(due_enrollments(now=now).filter(pk__in=ids))
+        effects = steps_run(enrollments=locked, now=now)
+    effects_complete(effects=effects, now=now)
+    return len(locked)
+
+
+def enrollments_advance_each(*, enrollment_ids: Sequence[int], now: dt.datetime) -> int:
+    """After a batch failed: advance its enrollments one by one, so one that cannot advance
+    (a step raising) fails alone, with the error as its exit reason, and the others go on."""
+    advanced = 0
+    for enrollment_id in enrollment_ids:
+        try:
+            advanced += enrollments_advance(enrollments=[Enrollment(pk=enrollment_id)], now=now)
+        except DatabaseError:
+            raise  # the database, not this enrollment: the next tick retries
+        except Exception as error:
+            logger.exception("Enrollment %s failed at its step", enrollment_id)
+            Enrollment.objects.filter(pk=enrollment_id, state=EnrollmentState.ACTIVE).update(
+                state=EnrollmentState.FAILED,
+                exit_reason=f"error: {type(error).__name__}: {error}"[:200],
+                ended_at=now,
+                next_run_at=None,
+                sleeping=False,
+            )
+    return advanced
+
+
+def steps_run(*, enrollments: Sequence[Enrollment], now: dt.datetime) -> list[Effect]:
+    """Run the claimed enrollments' steps inside the caller's transaction; returns the side
+    effects to perform once it has committed (then `effects_complete`)."""
+    if not enrollments:
+        return []
+    run = Run(now=now)
+    cursors = [Cursor(e, tree_of(_version(e.version_id)), now) for e in enrollments]
+    leases_settle(cursors, run)
+    _steps_loop(cursors, run)
+    _save(cursors, run)
+    return run.effects
+
+
+def effects_complete(*, effects: list[Effect], now: dt.datetime) -> None:
+    """Perform the effects outside any transaction, then record them and run the steps that
+    follow, until no effect is left (a send may be followed by a webhook, ...)."""
+    while effects:
+        effects_perform(effects=effects, now=now)
+        with transaction.atomic():
+            effects = _effects_record(effects, now)
+
+
+def _effects_record(effects: list[Effect], now: dt.datetime) -> list[Effect]:
+    locked = (
+        Enrollment.objects.select_for_update(of=("self",))
+        .select_related("flow")
+        .filter(pk__in=[e.enrollment_id for e in effects], state=EnrollmentState.ACTIVE)
+        .order_by("pk")
+    )
+    enrollments = {enrollment.pk: enrollment for enrollment in locked}
+    started = StepRun.objects.select_for_update().filter(
+        pk__in=[e.step_run.pk for e in effects], status=StepRunStatus.STARTED
+    )
+    step_runs = started.in_bulk()
+    run = Run(now=now)
+    cursors = []
+    for effect in effects:
+        enrollment = enrollments.get(effect.enrollment_id)
+        step_run = step_runs.get(effect.step_run.pk)
+        if enrollment is None or step_run is None or enrollment.step_id != effect.step["id"]:
+            continue  # settled meanwhile (its lease expired and another worker took it)
+        cursor = Cursor(enrollment, tree_of(_version(enrollment.version_id)), now)
+        effect_record(effect, cursor, step_run, run)
+        cursors.append(cursor)
+    _steps_loop(cursors, run)
+    _save(cursors, run)
+    return run.effects
+
+
+def _steps_loop(cursors: Sequence[Cursor], run: Run) -> None:
+    """Run steps round by round, each round one handler call per (version, step) group,
+    until every cursor is asleep, leased or ended."""
+    active = [cursor for cursor in cursors if not cursor.settled]
+    check = active
+    while True:
+        _exit_when(check, run)
+        active = [cursor for cursor in active if not cursor.settled]
+        if not active:
+            return
+        groups: dict[tuple[int, str], list[Cursor]] = defaultdict(list)
+        for cursor in active:
+            groups[cursor.enrollment.version_id, cursor.step_id].append(cursor)
+        for group in groups.values():
+            moves = [cursor.moves for cursor in group]
+            step = group[0].tree.step(group[0].step_id)
+            HANDLERS[step["type"]](group, step, run)
+            for cursor, before in zip(group, moves, strict=True):
+                if not cursor.settled and cursor.moves == before:  # a handler's bug: no loop
+                    raise RuntimeError(f"Step {step['id']} did not move {cursor.enrollment.pk}")
+        check = [c for c in active if c.touched and (not c.settled or c.enrollment.sleeping)]
+        for cursor in active:
+            cursor.touched = False
+
+
+def _exit_when(cursors: Sequence[Cursor], run: Run) -> None:
+    """Exit the enrollments whose contact matches their version's exit_when: one query per
+    version."""
+    by_version: dict[int, list[Cursor]] = defaultdict(list)
+    for cursor in cursors:
+        if cursor.enrollment.state == EnrollmentState.ACTIVE:
+            by_version[cursor.enrollment.version_id].append(cursor)
+    for version_id, group in by_version.items():
+        tree = _version(version_id).definition.get("exit_when")
+        if not tree:
+            continue
+        matching = contacts_matching(
+            tree=tree, contact_ids=[c.contact_id for c in group], now=run.now
+        )
+        for cursor in group:
+            if cursor.contact_id in matching:
+                cursor.end(EnrollmentState.EXITED, EXIT_WHEN)
+
+
+def _save(cursors: Sequence[Cursor], run: Run) -> None:
+    StepRun.objects.bulk_create([step_run for c in cursors for step_run in c.runs])
+    if run.finished_runs:
+        StepRun.objects.bulk_update(
+            run.finished_runs, ["status", "outcome", "detail", "finished_at"]
+        )
+    enrollments_save([cursor.enrollment for cursor in cursors])
+
+
+def enrollments_save(enrollments: Sequence[Enrollment]) -> None:
+    """Write the engine's fields of many enrollments in one statement."""
+    if not enrollments:
+        return
+    if connection.vendor != "postgresql":
+        Enrollment.objects.bulk_update(enrollments, [*_SAVED_FIELDS, "updated_at"])
+        return
+    columns = {"id": "bigint", **_SAVED_FIELDS}
+    arrays = [[getattr(e, "pk" if c == "id" else c) for e in enrollments] for c in columns]
+    sql = (
+        f"UPDATE {_ENROLLMENT} AS e SET "
+        + ", ".join(f"{column} = v.{column}" for column in _SAVED_FIELDS)
+        + ", updated_at = %s FROM unnest("
+        + ", ".join(f"%s::{kind}[]" for kind in columns.values())
+        + f") AS v({', '.join(columns)}) WHERE e.id = v.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [timezone.now(), *arrays])
+
+
+_versions: dict[int, FlowVersion] = {}
+
+
+def _version(version_id: int) -> FlowVersion:
+    """Versions are immutable: cached for the life of the process."""
+    version = _versions.get(version_id)
+    if version is None:
+        version = _versions[version_id] = FlowVersion.objects.get(pk=version_id)
+    return version
