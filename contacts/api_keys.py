@@ -58,3 +58,10 @@ def api_key_check(raw_key: str) -> ApiKey | None:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
     _checked[digest] = (checked_at, api_key)
     return api_key
+
+
+def api_key_revoke(*, api_key: ApiKey, now) -> None:
+    """Revoke the key (again: no change). This process forgets it at once; others within
+    CACHE_SECONDS."""
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now)
+    _checked.pop(api_key.key_hash, None)

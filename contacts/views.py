@@ -1,11 +1,5 @@
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import render
-
-
-def home(request):
-    # The marketer UI grows here; until then the page says so and points to the admin and docs.
-    return render(request, "home.html")
 
 
 def healthz(request):

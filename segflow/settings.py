@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import dj_database_url
+import xstatic.pkg.bootstrap
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SEGFLOW_VAR_DIR", BASE_DIR / "var"))
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.humanize",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
@@ -56,6 +58,8 @@ INSTALLED_APPS = [
     "segments",
     "automation",
     "billing",
+    "accounts",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -83,6 +87,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.roles",
             ],
         },
     },
@@ -159,10 +164,14 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# The web app's CSS and Bootstrap 5, served offline from the xstatic-bootstrap package.
+STATICFILES_DIRS = [BASE_DIR / "static", ("bootstrap", xstatic.pkg.bootstrap.BASE_DIR)]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
 
 # Batch ingestion posts up to 1,000 events in one body.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024

@@ -6,6 +6,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.roles import ADMIN
+from accounts.services import user_role_set
+from automation.recipes import recipes_install
 from contacts.api_keys import api_key_create
 from contacts.demo_data import demo_data_exists, demo_dataset_create
 from contacts.models import Contact
@@ -44,6 +47,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             summary = demo_dataset_create(contacts=contacts, now=started, seed=seed)
             segments = demo_segments_create()
+            recipes = recipes_install()
             password = self._demo_user_ensure()
             _, raw_key = api_key_create(name="demo")
         seconds = (timezone.now() - started).total_seconds()
@@ -51,7 +55,8 @@ class Command(BaseCommand):
             f"Seeded {summary.contacts:,} contacts, {summary.events:,} events, "
             f"{summary.custom_fields} custom fields, {summary.tags} tags and "
             f"{summary.topics} subscription topics in {seconds:.1f} s; "
-            f"{len(segments)} example segments, evaluated by the worker once it runs."
+            f"{len(segments)} example segments, evaluated by the worker once it runs; "
+            f"{len(recipes)} flow recipes, inactive until you activate one (docs/flow-recipes.md)."
         )
         self._print_access(password=password, raw_key=raw_key)
 
@@ -64,6 +69,7 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = user.is_active = True
         user.set_password(password)
         user.save()
+        user_role_set(user=user, role=ADMIN)
         return password
 
     def _print_access(self, *, password: str, raw_key: str) -> None:
@@ -71,8 +77,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS("\nSegflow is ready.")
             + f"""
-  Web app   {url}/
-  Admin     {url}/admin/   user: {DEMO_USERNAME}   password: {password}
+  Web app   {url}/   user: {DEMO_USERNAME}   password: {password}
+  Admin     {url}/admin/   (same login)
   API docs  {url}/api/docs/
   API key   {raw_key}
 
@@ -93,7 +99,8 @@ class Command(BaseCommand):
             login = f"create a login: {manage} createsuperuser"
         self.stdout.write(
             f"Data already present ({Contact.objects.count():,} contacts): nothing seeded.\n"
-            f"  Admin     {url}/admin/   {login}\n"
+            f"  Web app   {url}/   {login}\n"
+            f"  Admin     {url}/admin/   (same login)\n"
             f"  API key   {manage} create_api_key NAME   (prints a new key)\n"
             f"  API docs  {url}/api/docs/\n"
         )
