@@ -157,9 +157,10 @@ def flow_activation_stamp(*, flow: Flow, now: dt.datetime) -> None:
     sure the flows' cursor of the transitions feed exists (one created later would start
     after the transitions written meanwhile)."""
     last_event_id = Event.objects.aggregate(last=Max("pk"))["last"] or 0
-    Flow.objects.filter(pk=flow.pk).update(activated_at=now, activation_event_id=last_event_id)
+    with transaction.atomic():  # the activating transaction's, or one of its own
+        Flow.objects.filter(pk=flow.pk).update(activated_at=now, activation_event_id=last_event_id)
+        transitions_claim(consumer=FEED_CONSUMER, limit=0)
     flow.activated_at, flow.activation_event_id = now, last_event_id
-    transitions_claim(consumer=FEED_CONSUMER, limit=0)
 
 
 def live_event_versions(**filters) -> list[FlowVersion]:

@@ -1,17 +1,24 @@
 import datetime as dt
+import threading
 import time
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from automation import trigger_watch, triggers
 from automation.models import Enrollment, Flow, PendingFlowEvent
 from automation.trigger_watch import watched_load, watched_names, watched_reset
-from automation.triggers import flow_events_process, flow_events_process_batch
+from automation.triggers import (
+    flow_events_process,
+    flow_events_process_batch,
+    segment_transitions_consume,
+)
 from contacts.ingest import EventInput, events_ingest
+from segments.models import SegmentTransition
+from segments.signals import transitions_announce
 from tests.automation.live_flow import live_version
-from tests.factories import ContactFactory, EnrollmentFactory
+from tests.factories import ContactFactory, EnrollmentFactory, EventFactory, SegmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -448,3 +455,132 @@ def sweep():
     """The activation sweep runs on the next process() (it is held back otherwise, so the
     other tests see the outbox path alone)."""
     trigger_watch_sweep_again()
+
+
+# --- Concurrency (committed data, two connections) ---------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgresql
+def test_two_processors_at_once_consume_each_event_once():
+    live_version(reentry="always")
+    contacts = ContactFactory.create_batch(6)
+    for contact in contacts:
+        event = EventFactory(contact=contact, name="signed_up")
+        PendingFlowEvent.objects.create(event_id=event.pk, contact_id=contact.pk, name="signed_up")
+    now = timezone.now()
+    claimed, release, results = threading.Event(), threading.Event(), {}
+
+    def first_processor():
+        try:
+            with transaction.atomic():
+                results["first"] = flow_events_process_batch(now=now, batch_size=3)
+                claimed.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first_processor)
+    thread.start()
+    assert claimed.wait(10)
+    results["second"] = flow_events_process(now=now)  # skips the 3 rows the first one holds
+    release.set()
+    thread.join(10)
+
+    assert results == {"first": 3, "second": 3}
+    assert sorted(Enrollment.objects.values_list("contact_id", flat=True)) == sorted(
+        c.pk for c in contacts
+    )
+    assert not PendingFlowEvent.objects.exists()
+
+
+# --- Segment triggers (committed data: the feed shows a transaction only what others wrote) ----
+
+
+def segment_flow(kind: str, segment, **keys):
+    return live_version({"type": f"segment_{kind}", "segment": segment.pk}, **keys)
+
+
+def transition(segment, contact_id, kind="entered"):
+    return SegmentTransition.objects.create(
+        segment=segment, contact_id=contact_id, kind=kind, occurred_at=timezone.now()
+    )
+
+
+def consume():
+    return segment_transitions_consume(now=timezone.now())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_contact_entering_the_segment_is_enrolled_once():
+    segment = SegmentFactory()
+    version = segment_flow("entered", segment, reentry="always")
+    contact = ContactFactory()
+    entered = transition(segment, contact.pk)
+
+    assert consume() == 1
+    assert consume() == 0
+
+    enrollment = Enrollment.objects.get()
+    assert (enrollment.version_id, enrollment.contact_id) == (version.pk, contact.pk)
+    assert enrollment.trigger_key == f"transition:{entered.pk}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_contact_leaving_the_segment_enrolls_into_the_left_flow_only():
+    segment = SegmentFactory()
+    entered_flow = segment_flow("entered", segment)
+    left_flow = segment_flow("left", segment)
+    contact = ContactFactory()
+    transition(segment, contact.pk, kind="left")
+
+    consume()
+
+    assert list(Enrollment.objects.values_list("flow_id", flat=True)) == [left_flow.flow_id]
+    assert entered_flow.flow_id != left_flow.flow_id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_transitions_of_other_segments_enroll_nobody():
+    segment_flow("entered", SegmentFactory())
+    transition(SegmentFactory(), ContactFactory().pk)
+
+    assert consume() == 1
+    assert not Enrollment.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deleted_contacts_transition_is_consumed_without_enrolling():
+    segment = SegmentFactory()
+    segment_flow("left", segment)
+    gone = ContactFactory()
+    gone_id = gone.pk
+    gone.delete()
+    transition(segment, gone_id, kind="left")
+
+    assert consume() == 1
+    assert not Enrollment.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transition_from_before_the_activation_does_not_enroll():
+    segment = SegmentFactory()
+    version = segment_flow("entered", segment)
+    transition(segment, ContactFactory().pk)
+    Flow.objects.filter(pk=version.flow_id).update(
+        activated_at=timezone.now() + dt.timedelta(seconds=1)
+    )
+
+    assert consume() == 1
+    assert not Enrollment.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_announced_transitions_wake_the_consumer():
+    segment = SegmentFactory()
+    segment_flow("entered", segment)
+    transition(segment, ContactFactory().pk)
+
+    transitions_announce()  # what an evaluation's commit does (tasks run inline here)
+
+    assert Enrollment.objects.count() == 1
