@@ -93,10 +93,10 @@ def rounded(value: Decimal) -> Decimal:
 
 
 def timestamp(value: int | float | None) -> dt.datetime | None:
-    """Unix seconds (as Stripe and Chargebee send them) -> aware UTC datetime."""
+    """Unix seconds (as Stripe and Chargebee send them; fractions kept) -> aware UTC datetime."""
     if value in (None, ""):
         return None
-    return dt.datetime.fromtimestamp(int(value), tz=dt.UTC)
+    return dt.datetime.fromtimestamp(float(value), tz=dt.UTC)
 
 
 def transition_events(previous: Previous, current: SubscriptionState) -> list[str]:

@@ -241,3 +241,47 @@ class PendingFlowEventFactory(factory.django.DjangoModelFactory):
     event_id = factory.LazyAttribute(lambda row: EventFactory().pk)
     contact_id = factory.LazyAttribute(lambda row: ContactFactory().pk)
     name = "signed_up"
+
+
+# --- billing
+from billing.models import BillingCustomer, BillingSubscription, WebhookDelivery  # noqa: E402
+
+
+class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookDelivery
+
+    provider = "stripe"
+    provider_event_id = factory.Sequence(lambda n: f"evt_test_{n}")
+    event_type = "customer.created"
+    payload = factory.LazyAttribute(
+        lambda row: {
+            "id": row.provider_event_id,
+            "object": "event",
+            "type": row.event_type,
+            "created": 1790000000,
+            "data": {"object": {"id": "cus_test", "object": "customer", "email": "f@example.com"}},
+        }
+    )
+
+
+class BillingCustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = BillingCustomer
+
+    provider = "stripe"
+    customer_id = factory.Sequence(lambda n: f"cus_test_{n}")
+    contact = factory.SubFactory(ContactFactory)
+    email = factory.LazyAttribute(lambda row: row.contact.email)
+
+
+class BillingSubscriptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = BillingSubscription
+
+    provider = "stripe"
+    subscription_id = factory.Sequence(lambda n: f"sub_test_{n}")
+    customer_id = "cus_test"
+    contact = factory.SubFactory(ContactFactory)
+    status = "active"
+    state_at = factory.LazyFunction(timezone.now)

@@ -8,7 +8,7 @@ from django.contrib import admin
 
 from tests import factories
 
-OUR_APPS = ("contacts", "segments", "automation")
+OUR_APPS = ("contacts", "segments", "automation", "billing")
 OUR_MODELS = [m for app in OUR_APPS for m in apps.get_app_config(app).get_models()]
 FACTORY_BY_MODEL = {
     value._meta.model: value
