@@ -16,13 +16,12 @@ Invariants:
 
 import datetime as dt
 import logging
-from dataclasses import fields as dataclass_fields
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from billing.changes import BillingChange, NotMappable, Previous, transition_events
+from billing.changes import BillingChange, NotMappable, transition_events
 from billing.chargebee_events import chargebee_change
 from billing.deliveries import deliveries_release_waiting, deliveries_stale_pending
 from billing.fields import billing_field_values, billing_fields_ensure
@@ -49,7 +48,8 @@ MAPPERS = {
     Provider.CHARGEBEE: chargebee_change,
     Provider.RECURLY: recurly_change,
 }
-# Providers whose payloads do not say what changed: the stored state is the "before".
+# Providers whose payloads do not say every change: the stored state is the "before" of
+# the rest.
 PREVIOUS_FROM_STORE = frozenset({Provider.CHARGEBEE, Provider.RECURLY})
 # A pending delivery this old has lost its queued task: the sweep processes it.
 STALE_PENDING = dt.timedelta(seconds=30)
@@ -180,24 +180,28 @@ def _apply_subscription(
         except IntegrityError:  # a concurrent event created it: compare with that one
             row = locked.get(**key)
     newer = created or state.at >= row.state_at
-    stored = Previous(status=row.status, mrr=row.mrr, cancel_at_period_end=row.cancel_at_period_end)
     converted = change.converted_hint or (
         not newer and row.status in ("active", "past_due", "unpaid")
     )
     previous = change.previous
-    if previous is not None and provider in PREVIOUS_FROM_STORE:
-        if created or not newer:
-            pass  # nothing stored before it, or the stored state is after it
-        else:
-            for item in dataclass_fields(Previous):
-                if getattr(previous, item.name) is None:
-                    setattr(previous, item.name, getattr(stored, item.name))
+    from_store: list[str] = []
+    if previous is not None and provider in PREVIOUS_FROM_STORE and newer and not created:
+        # What the provider's event types do not say (a plan change's direction, entering
+        # dunning) is read against the stored state: only when this event is the newest.
+        if previous.mrr is None:
+            previous.mrr = row.mrr
+        if previous.status is None and provider == Provider.RECURLY:
+            # Recurly's state is read from its API, so it only moves forward: a status
+            # change seen against the stored one happens once (a trial's conversion).
+            previous.status = row.status
+        if state.status == "past_due" and row.status != "past_due":
+            from_store.append("past_due")
     if newer and not created:
         for name, value in values.items():
             setattr(row, name, value)
         row.save()
     transitions = transition_events(previous, state) if previous is not None else []
-    return transitions, converted
+    return transitions + from_store, converted
 
 
 def _write_fields(

@@ -178,3 +178,39 @@ def test_other_notifications_are_ignored(client, recurly):
 
     assert WebhookDelivery.objects.get().status == DeliveryStatus.PROCESSED
     assert recurly.requests == []
+
+
+def test_trial_conversion_is_read_against_the_stored_state(client, recurly):
+    recurly.subscription(
+        p.recurly_subscription(
+            SUB,
+            "acct-1",
+            "verena@example.com",
+            "active",
+            updated_at="2026-09-21T00:00:00Z",
+            trial_ends_at="2099-01-01T00:00:00Z",
+            activated_at=None,
+        )
+    )
+    deliver(client, notification("ev1", "created"))
+    recurly.subscription(
+        p.recurly_subscription(
+            SUB,
+            "acct-1",
+            "verena@example.com",
+            "active",
+            updated_at="2026-10-05T00:00:00Z",
+            trial_ends_at="2026-10-05T00:00:00Z",
+        )
+    )
+
+    deliver(client, notification("ev2", "renewed", at="2026-10-05T00:00:00Z"))
+    deliver(client, notification("ev3", "updated", at="2026-10-05T00:00:01Z"))
+
+    assert fields()["billing_status"] == "active"
+    assert names() == [
+        "billing.subscription_activated",
+        "billing.subscription_created",
+        "billing.trial_converted",
+        "billing.trial_started",
+    ]
