@@ -9,7 +9,6 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from automation.api.flow_serializers import StrictBooleanField
 from automation.models import EmailTemplate
 from automation.rendering import TemplateRenderError, template_preview
 from automation.sending import message_send_test
@@ -29,6 +28,17 @@ from segflow.errors import InvalidInput
 JINJA_HELP = "Jinja2, sandboxed; the context is in docs/email.md."
 
 
+class TransactionalField(serializers.BooleanField):
+    """true or false, nothing coerced into one (DRF's BooleanField takes 0, "yes", ...)."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
 class TemplateInputSerializer(StrictSerializer):
     ignored_keys = frozenset({"id", "created_at", "updated_at"})
 
@@ -41,7 +51,7 @@ class TemplateInputSerializer(StrictSerializer):
         allow_blank=True,
         help_text=f"{JINJA_HELP} Derived from the HTML when empty.",
     )
-    transactional = StrictBooleanField(
+    transactional = TransactionalField(
         required=False,
         help_text="Transactional mail ignores subscription topics and unsubscribes (never "
         "bounced or complained addresses) and carries no List-Unsubscribe header.",
