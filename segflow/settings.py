@@ -328,6 +328,8 @@ FLOW_WEBHOOK_ALLOWED_HOSTS = [
     for host in os.environ.get("FLOW_WEBHOOK_ALLOWED_HOSTS", "").split(",")
     if host.strip()
 ]
+# Where the "Sales-ready lead alert" recipe posts (automation/recipes.py), set at install time.
+SALES_WEBHOOK_URL = os.environ.get("SALES_WEBHOOK_URL", "https://example.com/segflow/sales-webhook")
 
 LOGGING = {
     "version": 1,
