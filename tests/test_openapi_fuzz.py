@@ -16,6 +16,7 @@ from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
+from automation.flow_services import flow_create
 from segflow.wsgi import application
 from segments.services import segment_create
 from tests.factories import (
@@ -109,12 +110,17 @@ def _fresh_import(seed: int) -> int:
     return ContactImportFactory().pk
 
 
+def _fresh_flow(seed: int) -> int:
+    return flow_create(name=f"Fuzz {seed}", definition=_valid_flow_definition()).pk
+
+
 # Path prefix -> (path parameter, a fresh object's value for it).
 EXISTING_OBJECTS = {
     "/api/v1/contacts/{id}": ("id", _fresh_contact),
     "/api/v1/fields/{key}": ("key", _fresh_field),
     "/api/v1/segments/{id}": ("id", _fresh_segment),
     "/api/v1/imports/{id}": ("id", _fresh_import),
+    "/api/v1/flows/{id}": ("id", _fresh_flow),
 }
 
 
@@ -151,6 +157,18 @@ def _valid_import(n: int) -> dict:
     return {"file": csv, "tags": ["imported"]}
 
 
+def _valid_flow_definition() -> dict:
+    return {
+        "trigger": {"type": "event", "event": "signed_up"},
+        "exit_when": _valid_conditions(),
+        "steps": [{"type": "wait", "duration": {"hours": 1}}, {"type": "tag", "add": ["fuzz"]}],
+    }
+
+
+def _valid_flow(n: int) -> dict:
+    return {"name": f"Valid {n}", **_valid_flow_definition()}
+
+
 # Random bodies seldom pass semantic validation (a known country, an existing field, a
 # well-formed condition tree), so the valid path of these operations would go untested:
 # every other positive case gets a valid body instead.
@@ -159,6 +177,7 @@ VALID_BODIES = {
     "segments_create": _valid_segment,
     "segments_preview": _valid_preview,
     "imports_create": _valid_import,
+    "flows_create": _valid_flow,
 }
 
 
