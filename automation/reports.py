@@ -12,6 +12,7 @@ import math
 
 from django.db.models import Count, Exists, OuterRef, Q
 
+from automation.flow_tree import FlowTree
 from automation.models import (
     Enrollment,
     EnrollmentState,
@@ -30,7 +31,6 @@ METHOD = (
     "Two-proportion z-test (pooled standard error) for the p-value; 95 % Wald interval "
     "(unpooled standard error) for the absolute lift, the treated rate minus the holdout rate."
 )
-_COMPOUND_PATHS = ("yes", "no", "on_event", "on_timeout")
 
 
 def flow_report(*, flow: Flow) -> dict:
@@ -100,21 +100,11 @@ def _document_order(definitions: list[dict]) -> list[tuple[str, str, bool]]:
     definition's steps in document order, then steps only older ones have."""
     seen: dict[str, tuple[str, str, bool]] = {}
     for index, definition in enumerate(definitions):
-        for step in _walk(definition.get("steps") or []):
-            if "id" in step and step["id"] not in seen:
-                seen[step["id"]] = (step["id"], step.get("type", ""), index == 0)
+        tree = FlowTree(definition)
+        for step_id in tree.step_ids():
+            if step_id not in seen:
+                seen[step_id] = (step_id, tree.step(step_id)["type"], index == 0)
     return list(seen.values())
-
-
-def _walk(steps: list) -> list[dict]:
-    found = []
-    for step in steps:
-        found.append(step)
-        for path in _COMPOUND_PATHS:
-            found.extend(_walk(step.get(path) or []))
-        for variant in step.get("variants") or []:
-            found.extend(_walk(variant.get("steps") or []))
-    return found
 
 
 def _enrollments(flow: Flow) -> dict:
