@@ -12,14 +12,15 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from automation.models import Enrollment, EnrollmentState, StepRun, StepRunStatus
+from automation.flow_tree import FlowTree
+from automation.models import Enrollment, EnrollmentState, FlowVersion, StepRun, StepRunStatus
 from contacts.models import Contact
 
 
 @dataclass(eq=False)
 class Cursor:
     enrollment: Enrollment
-    tree: object  # FlowTree of the enrollment's version
+    tree: FlowTree  # of the enrollment's version
     now: dt.datetime
     # Reached its current step during this run, so no StepRun of it exists yet.
     fresh: bool = False
@@ -137,6 +138,7 @@ class Run:
     effects: list = field(default_factory=list)
     # Existing StepRuns (leased ones) given their outcome, saved with the run.
     finished_runs: list[StepRun] = field(default_factory=list)
+    versions: dict[int, FlowVersion] = field(default_factory=dict)
     _contacts: dict[int, Contact] = field(default_factory=dict)
 
     def contacts(self, contact_ids: Iterable[int]) -> dict[int, Contact]:

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from automation.conditions import contacts_matching
 from automation.cursor import Cursor, Run
-from automation.engine_tree import tree_of
+from automation.flow_tree import flow_tree
 from automation.models import (
     Enrollment,
     EnrollmentState,
@@ -106,7 +106,8 @@ def steps_run(*, enrollments: Sequence[Enrollment], now: dt.datetime) -> list[Ef
     if not enrollments:
         return []
     run = Run(now=now)
-    cursors = [Cursor(e, tree_of(_version(e.version_id)), now) for e in enrollments]
+    trees = _trees(run, enrollments)
+    cursors = [Cursor(e, trees[e.version_id], now) for e in enrollments]
     leases_settle(cursors, run)
     _steps_loop(cursors, run)
     _save(cursors, run)
@@ -135,13 +136,14 @@ def _effects_record(effects: list[Effect], now: dt.datetime) -> list[Effect]:
     )
     step_runs = started.in_bulk()
     run = Run(now=now)
+    trees = _trees(run, enrollments.values())
     cursors = []
     for effect in effects:
         enrollment = enrollments.get(effect.enrollment_id)
         step_run = step_runs.get(effect.step_run.pk)
         if enrollment is None or step_run is None or enrollment.step_id != effect.step["id"]:
             continue  # settled meanwhile (its lease expired and another worker took it)
-        cursor = Cursor(enrollment, tree_of(_version(enrollment.version_id)), now)
+        cursor = Cursor(enrollment, trees[enrollment.version_id], now)
         effect_record(effect, cursor, step_run, run)
         cursors.append(cursor)
     _steps_loop(cursors, run)
@@ -182,7 +184,7 @@ def _exit_when(cursors: Sequence[Cursor], run: Run) -> None:
         if cursor.enrollment.state == EnrollmentState.ACTIVE:
             by_version[cursor.enrollment.version_id].append(cursor)
     for version_id, group in by_version.items():
-        tree = _version(version_id).definition.get("exit_when")
+        tree = run.versions[version_id].definition.get("exit_when")
         if not tree:
             continue
         matching = contacts_matching(
@@ -222,12 +224,7 @@ def enrollments_save(enrollments: Sequence[Enrollment]) -> None:
         cursor.execute(sql, [timezone.now(), *arrays])
 
 
-_versions: dict[int, FlowVersion] = {}
-
-
-def _version(version_id: int) -> FlowVersion:
-    """Versions are immutable: cached for the life of the process."""
-    version = _versions.get(version_id)
-    if version is None:
-        version = _versions[version_id] = FlowVersion.objects.get(pk=version_id)
-    return version
+def _trees(run: Run, enrollments: Iterable[Enrollment]) -> dict:
+    """The batch's versions (one query) and their step trees (cached by automation.flow_tree)."""
+    run.versions = FlowVersion.objects.in_bulk({e.version_id for e in enrollments})
+    return {version_id: flow_tree(version) for version_id, version in run.versions.items()}
