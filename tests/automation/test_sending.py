@@ -380,3 +380,53 @@ def test_test_send_with_a_template_error_is_failed_and_not_sent():
 
     assert message.status == "failed"
     assert mail.outbox == []
+
+
+# --- over real SMTP (an aiosmtpd sink on loopback) -------------------------------------------
+
+
+def test_deliver_over_smtp_sends_each_message_once_with_headers_and_both_parts(smtp_settings):
+    messages = [
+        prepared(
+            contact=ContactFactory(email=f"r{i}@example.com", first_name=f"R{i}"),
+            template=EmailTemplateFactory(
+                subject="Hi {{ contact.first_name }}",
+                html='<p>Hello {{ contact.first_name }}, <a href="https://x.io">shop</a></p>',
+            ),
+        )
+        for i in range(3)
+    ]
+
+    messages_deliver(messages=messages, now=NOW)
+    messages_deliver(messages=messages, now=NOW)  # a replay sends nothing
+
+    received = smtp_settings.wait_for(3, timeout=5)
+    assert len(received) == 3
+    by_id = {r.message_id: r for r in received}
+    for message in messages:
+        message.refresh_from_db()
+        assert message.status == "sent"
+        got = by_id[message.headers["Message-ID"]]
+        assert got.rcpt_tos == (message.to_email,)
+        parsed = got.message
+        assert parsed["Subject"] == message.subject
+        assert " ".join(parsed["List-Unsubscribe"].split()) == message.headers["List-Unsubscribe"]
+        assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert parsed.get_content_type() == "multipart/alternative"
+        assert "shop (https://x.io)" in parsed.get_body(("plain",)).get_content()
+        assert 'href="https://x.io"' in parsed.get_body(("html",)).get_content()
+    assert smtp_settings.count() == 3
+
+
+def test_deliver_to_an_unreachable_smtp_server_fails_the_batch_with_the_reason(settings):
+    from tests.smtp_sink import free_port
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
+    messages = [prepared(), prepared()]
+
+    messages_deliver(messages=messages, now=NOW)
+
+    rows = list(Message.objects.values_list("status", "reason"))
+    assert [status for status, _ in rows] == ["failed", "failed"]
+    assert all("ConnectionRefusedError" in reason for _, reason in rows)
