@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
+from automation.flow_tree import flow_tree
 from automation.models import Enrollment, EnrollmentState, Flow, FlowStatus, FlowVersion
 from contacts.models import Contact
 from segflow.queue import wake_on_commit
@@ -98,8 +99,7 @@ def in_holdout(*, flow_id: int, contact_id: int, percent: int | float) -> bool:
 
 def first_step_id(version: FlowVersion) -> str | None:
     """The step a new enrollment starts at; None for a flow without steps."""
-    steps = version.definition.get("steps") or []
-    return steps[0]["id"] if steps else None
+    return flow_tree(version).first_step_id()
 
 
 def reentry_after(reentry: object) -> dt.timedelta | None:

@@ -20,13 +20,14 @@ import datetime as dt
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, F, Max, Q
 from django.utils import timezone
 
+from automation.flow_tree import flow_tree
 from automation.models import Flow, FlowStatus, FlowVersion, TriggerType
 from contacts.models import Event
 from segments.feed import transitions_claim
@@ -68,7 +69,7 @@ def watched_load() -> Watched:
     for pk, trigger_type, trigger_event, definition, is_live in versions:
         if is_live and trigger_type == TriggerType.EVENT and trigger_event:
             triggers.add(trigger_event)
-        awaited |= events_awaited(definition.get("steps") or [])
+        awaited |= flow_tree(FlowVersion(pk=pk, definition=definition)).event_names_awaited()
         for name in dependencies(definition.get("exit_when")).events:
             exit_readers[name].add(pk)
     return Watched(
@@ -76,27 +77,6 @@ def watched_load() -> Watched:
         awaited=frozenset(awaited),
         exit_readers={name: frozenset(ids) for name, ids in exit_readers.items()},
     )
-
-
-def events_awaited(steps: list) -> set[str]:
-    """The wait_for_event names of a step list and of every path under it."""
-    names = set()
-    for step in _walk(steps):
-        if step.get("type") == "wait_for_event" and isinstance(step.get("event"), str):
-            names.add(step["event"])
-    return names
-
-
-def _walk(steps: list) -> Iterator[dict]:
-    for step in steps if isinstance(steps, list) else ():
-        if not isinstance(step, dict):
-            continue
-        yield step
-        for key in ("yes", "no", "on_event", "on_timeout"):
-            yield from _walk(step.get(key) or [])
-        for variant in step.get("variants") or []:
-            if isinstance(variant, dict):
-                yield from _walk(variant.get("steps") or [])
 
 
 _cache: tuple[float, frozenset[str]] | None = None
