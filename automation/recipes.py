@@ -16,6 +16,7 @@ from django.db import transaction
 from automation import recipe_emails
 from automation.flow_services import flow_create
 from automation.models import EmailTemplate, Flow
+from automation.template_services import template_create
 from contacts.field_services import custom_field_create
 from contacts.models import CustomField, FieldType
 from segments.models import Segment
@@ -191,5 +192,5 @@ def _segment_ensure(*, name: str, description: str, conditions: dict) -> Segment
 def _template_ensure(spec: dict) -> EmailTemplate:
     template = EmailTemplate.objects.filter(name=spec["name"]).first()
     if template is None:
-        template = EmailTemplate.objects.create(**spec)
+        template = template_create(**spec)
     return template
