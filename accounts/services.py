@@ -9,7 +9,8 @@ def user_role_set(*, user, role: str) -> None:
     """Give `user` exactly `role` among the web app's roles (other groups are kept)."""
     if role not in ROLES:
         raise ValueError(f"Unknown role {role!r}")
-    groups = {group.name: group for group in Group.objects.filter(name__in=ROLES)}
-    user.groups.remove(*[group for name, group in groups.items() if name != role])
-    user.groups.add(groups[role])
+    # The groups come with accounts' migration; made here if deleted since (or flushed).
+    group, _ = Group.objects.get_or_create(name=role)
+    user.groups.remove(*Group.objects.filter(name__in=ROLES).exclude(pk=group.pk))
+    user.groups.add(group)
     user.__dict__.pop("_segflow_roles", None)
