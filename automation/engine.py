@@ -19,16 +19,17 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from automation.conditions import contacts_matching
 from automation.cursor import Cursor, Run
+from automation.engine_writes import enrollments_save, step_runs_insert
 from automation.flow_tree import flow_tree
 from automation.models import (
     Enrollment,
     EnrollmentState,
+    Flow,
     FlowStatus,
     FlowVersion,
     StepRun,
@@ -40,18 +41,6 @@ from automation.steps.effects import Effect, effect_record, effects_perform, lea
 logger = logging.getLogger(__name__)
 
 EXIT_WHEN = "exit_when"
-_ENROLLMENT = Enrollment._meta.db_table
-# The fields the engine changes, with their PostgreSQL types (for the one-statement save).
-_SAVED_FIELDS = {
-    "step_id": "text",
-    "state": "text",
-    "next_run_at": "timestamptz",
-    "step_started_at": "timestamptz",
-    "sleeping": "boolean",
-    "waiting_for_event": "text",
-    "exit_reason": "text",
-    "ended_at": "timestamptz",
-}
 
 
 def due_enrollments(*, now: dt.datetime) -> QuerySet:
@@ -61,7 +50,6 @@ def due_enrollments(*, now: dt.datetime) -> QuerySet:
         Enrollment.objects.filter(
             state=EnrollmentState.ACTIVE, next_run_at__lte=now, flow__status=FlowStatus.ACTIVE
         )
-        .select_related("flow")
         .select_for_update(skip_locked=True, of=("self",))
         .order_by("next_run_at")
     )
@@ -125,22 +113,21 @@ def effects_complete(*, effects: list[Effect], now: dt.datetime) -> None:
 
 def _effects_record(effects: list[Effect], now: dt.datetime) -> list[Effect]:
     locked = (
-        Enrollment.objects.select_for_update(of=("self",))
-        .select_related("flow")
+        Enrollment.objects.select_for_update()
         .filter(pk__in=[e.enrollment_id for e in effects], state=EnrollmentState.ACTIVE)
         .order_by("pk")
     )
     enrollments = {enrollment.pk: enrollment for enrollment in locked}
     started = StepRun.objects.select_for_update().filter(
-        pk__in=[e.step_run.pk for e in effects], status=StepRunStatus.STARTED
+        enrollment_id__in=enrollments, status=StepRunStatus.STARTED
     )
-    step_runs = started.in_bulk()
+    step_runs = {(r.enrollment_id, r.step_id, r.attempt): r for r in started}
     run = Run(now=now)
     trees = _trees(run, enrollments.values())
     cursors = []
     for effect in effects:
         enrollment = enrollments.get(effect.enrollment_id)
-        step_run = step_runs.get(effect.step_run.pk)
+        step_run = step_runs.get((effect.enrollment_id, effect.step["id"], effect.step_run.attempt))
         if enrollment is None or step_run is None or enrollment.step_id != effect.step["id"]:
             continue  # settled meanwhile (its lease expired and another worker took it)
         cursor = Cursor(enrollment, trees[enrollment.version_id], now)
@@ -196,7 +183,7 @@ def _exit_when(cursors: Sequence[Cursor], run: Run) -> None:
 
 
 def _save(cursors: Sequence[Cursor], run: Run) -> None:
-    StepRun.objects.bulk_create([step_run for c in cursors for step_run in c.runs])
+    step_runs_insert([step_run for cursor in cursors for step_run in cursor.runs])
     if run.finished_runs:
         StepRun.objects.bulk_update(
             run.finished_runs, ["status", "outcome", "detail", "finished_at"]
@@ -204,27 +191,12 @@ def _save(cursors: Sequence[Cursor], run: Run) -> None:
     enrollments_save([cursor.enrollment for cursor in cursors])
 
 
-def enrollments_save(enrollments: Sequence[Enrollment]) -> None:
-    """Write the engine's fields of many enrollments in one statement."""
-    if not enrollments:
-        return
-    if connection.vendor != "postgresql":
-        Enrollment.objects.bulk_update(enrollments, [*_SAVED_FIELDS, "updated_at"])
-        return
-    columns = {"id": "bigint", **_SAVED_FIELDS}
-    arrays = [[getattr(e, "pk" if c == "id" else c) for e in enrollments] for c in columns]
-    sql = (
-        f"UPDATE {_ENROLLMENT} AS e SET "
-        + ", ".join(f"{column} = v.{column}" for column in _SAVED_FIELDS)
-        + ", updated_at = %s FROM unnest("
-        + ", ".join(f"%s::{kind}[]" for kind in columns.values())
-        + f") AS v({', '.join(columns)}) WHERE e.id = v.id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [timezone.now(), *arrays])
-
-
 def _trees(run: Run, enrollments: Iterable[Enrollment]) -> dict:
-    """The batch's versions (one query) and their step trees (cached by automation.flow_tree)."""
+    """The batch's versions and flows (a query each; their flow attached to the enrollments,
+    which sends read) and the versions' step trees (cached by automation.flow_tree)."""
+    enrollments = list(enrollments)
     run.versions = FlowVersion.objects.in_bulk({e.version_id for e in enrollments})
+    flows = Flow.objects.only("id", "name", "status").in_bulk({e.flow_id for e in enrollments})
+    for enrollment in enrollments:
+        enrollment.flow = flows[enrollment.flow_id]
     return {version_id: flow_tree(version) for version_id, version in run.versions.items()}
