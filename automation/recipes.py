@@ -138,7 +138,7 @@ def _abandoned_cart() -> dict:
         },
         "goal": {"event": "order.completed", "within": {"days": 3}},
         "steps": [
-            {"id": "wait-1-hour", "type": "wait", "duration": {"hours": 1}},
+            {"id": "cart-wait", "type": "wait", "duration": {"hours": 1}},
             {"id": "cart-email", "type": "send_email", "template": email.pk},
         ],
     }
