@@ -94,7 +94,7 @@ class SinkProcess:
 
 def flows_create(*, now: dt.datetime) -> None:
     """The two flows, active, through the segment and flow services."""
-    from automation.flow_services import flow_activate, flow_create
+    from automation.flow_services import flow_create
     from automation.models import EmailTemplate
     from segments.evaluation import segment_evaluate
     from segments.services import segment_create
@@ -115,15 +115,15 @@ def flows_create(*, now: dt.datetime) -> None:
         ("Bench cart", {"type": "event", "event": "cart.updated"}, cart),
         ("Bench hot lead", {"type": "segment_entered", "segment": segment.pk}, hot),
     ):
-        flow = flow_create(
+        flow_create(
             name=name,
             definition={
                 "trigger": trigger,
                 "reentry": "never",
                 "steps": [{"id": "email", "type": "send_email", "template": template.pk}],
             },
+            status="active",
         )
-        flow_activate(flow=flow)
 
 
 def leads_create(count: int) -> list[tuple[int, str]]:

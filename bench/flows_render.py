@@ -95,7 +95,7 @@ def backend_floor(count: int) -> float:
 
 def _enrollments(count: int, tag: str) -> tuple[list, dict]:
     """`count` enrollments of an active cart flow on its send step, each with its cart event."""
-    from automation.flow_services import flow_activate, flow_create
+    from automation.flow_services import flow_create
     from automation.models import EmailTemplate, Enrollment
     from contacts.models import Contact, Event
 
@@ -107,8 +107,8 @@ def _enrollments(count: int, tag: str) -> tuple[list, dict]:
     flow = flow_create(
         name=f"Bench send {tag}",
         definition={"trigger": {"type": "event", "event": "cart.updated"}, "steps": [step]},
+        status="active",
     )
-    flow = flow_activate(flow=flow)
     items = contexts(count)
     contacts = Contact.objects.bulk_create(
         [
