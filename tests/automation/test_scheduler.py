@@ -97,6 +97,7 @@ def test_reset_stuck_counts_expired_leases_only():
         assert steps_reset_stuck(now=NOW) == 1
 
 
+@pytest.mark.postgresql  # row locks between connections
 @pytest.mark.django_db(transaction=True)
 def test_two_ticks_at_once_on_their_own_connections_run_every_step_exactly_once():
     # given: 2,000 due enrollments, each at a wait that is over

@@ -41,6 +41,7 @@ def test_a_zero_delta_changes_and_announces_nothing(announced):
     assert announced == []
 
 
+@pytest.mark.postgresql  # row locks between connections
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_adjustments_add_up():
     contact = ContactFactory(lead_score=0)
