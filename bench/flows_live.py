@@ -59,6 +59,7 @@ class LiveResult:
     seconds: float
     events: Latencies
     segment: Latencies
+    load_seconds: float  # how long posting the events took (== seconds when the rate held)
 
 
 class SinkProcess:
@@ -166,6 +167,7 @@ def live_phase(
     )
     beat = Celery(args=["beat", "-l", "info"], env=worker_env, log_path=var_dir / "beat.log")
     events, segment = Latencies(), Latencies()
+    load_took: list[float] = []
     committed: dict[str, float] = {}
     lock = threading.Lock()
 
@@ -176,11 +178,12 @@ def live_phase(
 
     def load() -> None:
         rng = random.Random(5)
-        per_batch = max(1, round(rate / BATCHES_PER_SECOND))
+        per_second = min(float(BATCHES_PER_SECOND), rate)
+        per_batch = max(1, round(rate / per_second))
         start = time.perf_counter()
         try:
-            for index in range(int(seconds * BATCHES_PER_SECOND)):
-                delay = start + index / BATCHES_PER_SECOND - time.perf_counter()
+            for index in range(int(seconds * per_second)):
+                delay = start + index / per_second - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
                 now = dt.datetime.now(dt.UTC)
@@ -201,6 +204,7 @@ def live_phase(
                     events.sent += len(batch)
                 except Exception as exc:  # reported; the bench carries on
                     events.errors.append(repr(exc))
+            load_took.append(time.perf_counter() - start)
         finally:
             connection.close()
 
@@ -245,4 +249,10 @@ def live_phase(
         if email in arrivals:
             bucket = events if email.startswith("cart") else segment
             bucket.millis.append((arrivals[email] - at) * 1000)
-    return LiveResult(rate=rate, seconds=seconds, events=events, segment=segment)
+    return LiveResult(
+        rate=rate,
+        seconds=seconds,
+        events=events,
+        segment=segment,
+        load_seconds=load_took[0] if load_took else float("nan"),
+    )
