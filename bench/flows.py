@@ -35,7 +35,7 @@ DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/15"
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run")
-    parser.add_argument("--emails", type=int, default=5_000, help="send pipeline: emails")
+    parser.add_argument("--emails", type=int, default=2_000, help="send pipeline: emails")
     parser.add_argument("--enrollments", type=int, default=100_000, help="scheduler phase")
     parser.add_argument("--rate", type=float, default=200.0, help="events/s, end to end")
     parser.add_argument("--seconds", type=float, default=60.0, help="end-to-end load duration")
