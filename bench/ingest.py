@@ -73,6 +73,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="cProfile the in-process ingest")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    # Issue 8: the batch / COPY ratio must hold with an active flow triggered by an event of
+    # the stream (its events then write flow outbox rows in the ingesting transaction).
+    parser.add_argument(
+        "--flow-event", default="purchase", help="trigger of an active flow ('' for none)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.contacts = min(args.contacts, 10_000)
@@ -231,6 +236,18 @@ def rate_rows(label: str, search: RateSearch) -> Row:
     )
 
 
+def flow_watching(event_name: str) -> None:
+    """An active flow triggered by `event_name` (one wait step: the bench runs no worker)."""
+    from automation.flow_services import flow_create
+
+    definition = {
+        "trigger": {"type": "event", "event": event_name},
+        "steps": [{"type": "wait", "duration": {"hours": 1}}],
+    }
+    flow_create(name=f"Bench: on {event_name}", definition=definition, status="active")
+    print(f"an active flow is triggered by {event_name!r}", flush=True)
+
+
 def main() -> None:
     # A plain `kill` still runs the `finally` blocks that stop the server.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -257,6 +274,8 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     _, api_key = api_key_create(name="bench")
+    if args.flow_event:
+        flow_watching(args.flow_event)
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         postgres_version = cursor.fetchone()[0]
@@ -391,7 +410,7 @@ def main() -> None:
         Row("In-process: event_parse per 1,000", f"{steps['parse'] * 1000:.1f} ms"),
         Row("In-process: events_ingest per 1,000", f"{steps['ingest'] * 1000:.1f} ms"),
         Row(
-            "In-process: of which contacts_changed receivers (pending row for segments)",
+            "In-process: of which contacts_changed receivers (segments' and flows' rows)",
             f"{steps['receivers'] * 1000:.1f} ms",
         ),
         Row(
