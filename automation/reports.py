@@ -26,6 +26,7 @@ from automation.models import (
 from contacts.models import Event
 
 Z_95 = 1.959963984540054  # two-sided 95 % quantile of the standard normal
+RETRY_OUTCOME = "retry"  # automation.steps.effects: a failed attempt that will be retried
 SMALL_GROUP = 30  # below this many enrollments in a group, the normal approximation is rough
 METHOD = (
     "Two-proportion z-test (pooled standard error) for the p-value; 95 % Wald interval "
@@ -62,6 +63,12 @@ def _steps(flow: Flow, definitions: list[dict]) -> list[dict]:
         .annotate(
             entered=Count("enrollment_id", distinct=True),
             completed=Count("enrollment_id", distinct=True, filter=Q(status=StepRunStatus.DONE)),
+            # A run that failed for good (a retried webhook's earlier attempts are "retry").
+            failed=Count(
+                "enrollment_id",
+                distinct=True,
+                filter=Q(status=StepRunStatus.FAILED) & ~Q(outcome=RETRY_OUTCOME),
+            ),
         )
     )
     has_run = StepRun.objects.filter(enrollment_id=OuterRef("pk"), step_id=OuterRef("step_id"))
@@ -72,9 +79,9 @@ def _steps(flow: Flow, definitions: list[dict]) -> list[dict]:
     )
     counts: dict[str, dict] = {}
     for row in runs:
-        counts[row["step_id"]] = {"entered": row["entered"], "completed": row["completed"]}
+        counts[row["step_id"]] = {key: row[key] for key in ("entered", "completed", "failed")}
     for row in waiting:
-        step = counts.setdefault(row["step_id"], {"entered": 0, "completed": 0})
+        step = counts.setdefault(row["step_id"], {"entered": 0, "completed": 0, "failed": 0})
         step["entered"] += row["waiting_without_run"]  # at it, no run of it written yet
         step["waiting"] = row["waiting"]
     report = []
@@ -90,6 +97,7 @@ def _steps(flow: Flow, definitions: list[dict]) -> list[dict]:
                 "entered": step.get("entered", 0),
                 "completed": step.get("completed", 0),
                 "waiting": step.get("waiting", 0),
+                "failed": step.get("failed", 0),
             }
         )
     return report

@@ -20,6 +20,9 @@ class _StepSerializer(serializers.Serializer):
     entered = serializers.IntegerField(help_text="Enrollments that reached it.")
     completed = serializers.IntegerField(help_text="Enrollments whose run of it finished.")
     waiting = serializers.IntegerField(help_text="Active enrollments at it now.")
+    failed = serializers.IntegerField(
+        help_text="Enrollments whose run of it failed for good (a webhook out of attempts)."
+    )
 
 
 class _EnrollmentsSerializer(serializers.Serializer):

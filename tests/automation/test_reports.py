@@ -52,9 +52,15 @@ def version():
 
 def _enroll(version, *, state="active", step_id=None, runs=(), **kwargs):
     enrollment = EnrollmentFactory(version=version, state=state, step_id=step_id, **kwargs)
-    for step, status, *attempt in runs:
+    attempts: dict[str, int] = {}
+    for step, status, *outcome in runs:  # a step's runs are its attempts 1, 2, ...
+        attempts[step] = attempts.get(step, 0) + 1
         StepRunFactory(
-            enrollment=enrollment, step_id=step, status=status, attempt=attempt[0] if attempt else 1
+            enrollment=enrollment,
+            step_id=step,
+            status=status,
+            attempt=attempts[step],
+            outcome=outcome[0] if outcome else "",
         )
     return enrollment
 
@@ -68,7 +74,13 @@ def test_steps_count_entered_completed_and_waiting(version):
     _enroll(
         version,
         state="completed",
-        runs=[("w1", "done"), ("b1", "done"), ("e1", "done"), ("h1", "failed"), ("h1", "done", 2)],
+        runs=[
+            ("w1", "done"),
+            ("b1", "done"),
+            ("e1", "done"),
+            ("h1", "failed", "retry"),
+            ("h1", "done"),
+        ],
     )
     _enroll(version, step_id="e1", runs=[("w1", "done"), ("b1", "done"), ("e1", "started")])
     _enroll(version, step_id="w1")
@@ -85,10 +97,20 @@ def test_steps_count_entered_completed_and_waiting(version):
         "entered": 4,
         "completed": 3,
         "waiting": 1,
+        "failed": 0,
     }
     assert (steps["b1"]["entered"], steps["b1"]["completed"], steps["b1"]["waiting"]) == (2, 2, 0)
     assert (steps["e1"]["entered"], steps["e1"]["completed"], steps["e1"]["waiting"]) == (2, 1, 1)
-    assert (steps["h1"]["entered"], steps["h1"]["completed"]) == (1, 1)
+    assert (steps["h1"]["entered"], steps["h1"]["completed"], steps["h1"]["failed"]) == (1, 1, 0)
+
+
+def test_a_step_that_failed_for_good_is_counted_failed_not_completed(version):
+    runs = [("w1", "done"), ("b1", "done"), ("h1", "failed", "retry"), ("h1", "failed", "failed")]
+    _enroll(version, state="completed", runs=runs)
+
+    step = _steps(flow_report(flow=version.flow))["h1"]
+
+    assert (step["entered"], step["completed"], step["failed"]) == (1, 0, 1)
 
 
 def test_steps_are_listed_in_document_order_with_their_type(version):
@@ -119,6 +141,7 @@ def test_a_step_only_an_old_version_has_is_listed_after_while_reached(version):
         "entered": 1,
         "completed": 0,
         "waiting": 1,
+        "failed": 0,
     }
 
 
