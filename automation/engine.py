@@ -150,6 +150,9 @@ def _steps_loop(cursors: Sequence[Cursor], run: Run) -> None:
             return
         groups: dict[tuple[int, str], list[Cursor]] = defaultdict(list)
         for cursor in active:
+            if cursor.step_id is None:  # no step left (nothing else sets it so)
+                cursor.end(EnrollmentState.COMPLETED)
+                continue
             groups[cursor.enrollment.version_id, cursor.step_id].append(cursor)
         for group in groups.values():
             moves = [cursor.moves for cursor in group]
