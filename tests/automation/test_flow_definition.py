@@ -4,8 +4,11 @@
 import copy
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from automation.flow_definition import flow_definition_clean
+from automation.flow_definition import STEP_ID_PATTERN, flow_definition_clean
+from automation.flow_tree import FlowTree
 from segflow.errors import InvalidInput
 from tests.factories import (
     CustomFieldFactory,
@@ -645,3 +648,83 @@ def test_errors_deep_in_the_tree_carry_their_full_path():
         "steps[1].no[0].variants[0].steps[0].on_timeout[0].duration.days",
         "steps[1].no[0].variants[1].steps[0].on_timeout[0].duration.days",
     }
+
+
+# --- property: any valid tree cleans to unique ids, and cleaning is idempotent ---------------
+
+LEAVES = [
+    WAIT,
+    EXIT,
+    {"type": "adjust_score", "by": 3},
+    {"type": "tag", "add": ["vip"]},
+    {"type": "webhook", "url": "https://hooks.example.com/x"},
+]
+leaf_steps = st.sampled_from(LEAVES)
+step_ids = st.one_of(st.none(), st.sampled_from(["a", "wait-1", "wait-2", "tag-1", "b_2"]))
+
+
+def _paths(children):
+    condition = {"type": "tag", "op": "has", "tag": "x"}
+    return st.one_of(
+        st.tuples(children, children).map(
+            lambda p: {"type": "branch", "condition": condition, "yes": p[0], "no": p[1]}
+        ),
+        st.tuples(children, children).map(
+            lambda p: {
+                "type": "wait_for_event",
+                "event": "buy",
+                "timeout": {"days": 1},
+                "on_event": p[0],
+                "on_timeout": p[1],
+            }
+        ),
+        st.tuples(children, children).map(
+            lambda p: {
+                "type": "split",
+                "variants": [{"percent": 30, "steps": p[0]}, {"percent": 70, "steps": p[1]}],
+            }
+        ),
+    )
+
+
+step_lists = st.recursive(
+    st.lists(leaf_steps, min_size=1, max_size=3),
+    lambda children: st.lists(st.one_of(leaf_steps, _paths(children)), min_size=1, max_size=3),
+    max_leaves=25,
+)
+
+
+def _with_ids(steps: list[dict], ids, used: set[str]) -> list[dict]:
+    """Steps with some ids given (distinct), exits moved to the end of their list."""
+    steps = sorted(steps, key=lambda step: step["type"] == "exit")
+    steps = steps[: next((i + 1 for i, s in enumerate(steps) if s["type"] == "exit"), None)]
+    result = []
+    for step in steps:
+        step = dict(step)
+        given = ids.draw(step_ids)
+        if given is not None and given not in used:
+            used.add(given)
+            step["id"] = given
+        for key in ("yes", "no", "on_event", "on_timeout"):
+            if key in step:
+                step[key] = _with_ids(step[key], ids, used)
+        if "variants" in step:
+            step["variants"] = [
+                {**v, "steps": _with_ids(v["steps"], ids, used)} for v in step["variants"]
+            ]
+        result.append(step)
+    return result
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=step_lists, ids=st.data())
+def test_valid_trees_get_unique_ids_and_clean_idempotently(steps, ids):
+    steps = _with_ids(steps, ids, set())
+
+    cleaned = flow_definition_clean(flow(*steps))
+
+    tree = FlowTree(cleaned)
+    all_ids = tree.step_ids()
+    assert len(all_ids) == len(set(all_ids))
+    assert all(STEP_ID_PATTERN.match(step_id) for step_id in all_ids)
+    assert flow_definition_clean(cleaned) == cleaned
