@@ -153,6 +153,8 @@ def _enroll_on_events(claimed: list[tuple], *, now: dt.datetime) -> None:
             if name == version.trigger_event
             and (activated_at is None or created_at >= activated_at)
         }
+        if not events:
+            continue
         passing = _where_passing(version, Event.objects.filter(pk__in=list(events)))
         if passing is not None:
             events = {pk: events[pk] for pk in passing.values_list("pk", flat=True)}

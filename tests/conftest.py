@@ -74,6 +74,20 @@ def _celery_eager_unless_integration(request):
     app.conf.task_always_eager = previous
 
 
+@pytest.fixture(autouse=True)
+def _no_flow_watches_an_event_yet():
+    """Every test starts on a database without flows: tell the flows' per-process cache of
+    watched event names so (automation.trigger_watch; saving a flow resets it), so pinned
+    query counts on the ingest path never depend on when an earlier test last read it."""
+    import time
+
+    from automation import trigger_watch
+
+    trigger_watch._cache = (time.monotonic() + 3600, frozenset())
+    yield
+    trigger_watch.watched_reset()
+
+
 @pytest.fixture
 def api_key(db):
     _, raw_key = api_key_create(name="tests")
