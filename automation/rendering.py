@@ -35,6 +35,7 @@ CACHE_SIZE = 512
 MAX_SEQUENCE_LENGTH = 100_000
 MAX_POWER_EXPONENT = 100
 _FILENAME_PREFIX = "<segflow:"
+MAX_RECORD_DEPTH = 32
 
 
 class TemplateRecord(dict):
@@ -58,12 +59,17 @@ class TemplateRecord(dict):
         return f"<{self._label}>"
 
 
-def record(label: str, value: Any) -> Any:
-    """JSON-like data as template values: objects become TemplateRecords, recursively."""
+def record(label: str, value: Any, depth: int = 0) -> Any:
+    """JSON-like data as template values: objects become TemplateRecords, recursively (below
+    MAX_RECORD_DEPTH, deeper values stay as they are: plain dicts and lists)."""
+    if depth >= MAX_RECORD_DEPTH:
+        return value
     if isinstance(value, Mapping):
-        return TemplateRecord(label, {k: record(f"{label}.{k}", v) for k, v in value.items()})
+        return TemplateRecord(
+            label, {k: record(f"{label}.{k}", v, depth + 1) for k, v in value.items()}
+        )
     if isinstance(value, list | tuple):
-        return [record(f"{label}[{i}]", v) for i, v in enumerate(value)]
+        return [record(f"{label}[{i}]", v, depth + 1) for i, v in enumerate(value)]
     return value
 
 

@@ -277,3 +277,12 @@ def test_occurred_at_is_a_datetime_with_filters():
     )
 
     assert html == "2026-01-02"
+
+
+def test_deeply_nested_event_properties_render_without_recursion_errors():
+    nested: list = []
+    for _ in range(200):
+        nested = [nested]
+    event = EventFactory(properties={"deep": nested, "name": "x"})
+
+    assert preview_html("{{ event.properties.name }}", contact=event.contact, event=event) == "x"
