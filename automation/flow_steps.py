@@ -275,23 +275,23 @@ class DefinitionCheck:
         if not isinstance(key, str) or not key:
             self.error(f"{path}.field", "Required: a custom field's or built-in field's key.")
             return
-        normalize = None
-        if key in WRITABLE_BUILTINS:
-            normalize = BUILTIN_INPUTS[key]
-        elif key in self.fields:
-            field = self.fields[key]
-            normalize = lambda v: None if v is None else normalize_value(field, v)  # noqa: E731
+        if key in WRITABLE_BUILTINS or key in self.fields:
+            if "value" in step:
+                try:
+                    clean["value"] = self._field_value(key, value)
+                except ValueError as exc:
+                    self.error(f"{path}.value", str(exc))
         elif key in BUILTIN_FIELD_TYPES:
             message = _NOT_WRITABLE.get(key, f"'{key}' is set by Segflow: a flow cannot write it.")
             self.error(f"{path}.field", message)
         else:
             self.error(f"{path}.field", f"Unknown field '{key}'.")
-        if normalize is None or "value" not in step:
-            return
-        try:
-            clean["value"] = normalize(value)
-        except ValueError as exc:
-            self.error(f"{path}.value", str(exc))
+
+    def _field_value(self, key: str, value: object) -> object:
+        """The stored form, as contacts' own writes normalise it (null clears the field)."""
+        if key in WRITABLE_BUILTINS:
+            return BUILTIN_INPUTS[key](value)
+        return None if value is None else normalize_value(self.fields[key], value)
 
     def _adjust_score(self, step: dict, path: str, clean: dict, depth: int) -> None:
         by = step.get("by")
