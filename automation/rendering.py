@@ -1,9 +1,10 @@
 """Email rendering: marketer-written Jinja2 in one sandboxed environment.
 
 Invariants:
-- Templates never reach Python internals: the sandbox refuses `_`-prefixed attributes and
-  function internals, and the context holds plain records (`TemplateRecord`), never model
-  instances (so no `contact.save`, no related managers, no `__class__` walks).
+- Templates never reach Python internals: the sandbox (automation.sandbox) refuses
+  `_`-prefixed attributes and function internals and bounds sizes and loops, and the
+  context holds plain records (`TemplateRecord`), never model instances (so no
+  `contact.save`, no related managers, no `__class__` walks).
 - An undefined value fails the render with a reason that names it and the line
   ("template error: 'contact' has no attribute 'frist_name' (html, line 3)"), unless the
   template gives a default (`| default(...)`, `is defined`).
@@ -21,19 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing, object_type_repr
 
 from automation import tokens
 from automation.html_text import html_to_text
+from automation.sandbox import SegflowSandbox, render_budget, render_budget_end
 from contacts.builtins import BUILTIN_FIELD_TYPES
 
 PARTS = ("subject", "html", "text")
 CACHE_SIZE = 512
-# Longest string or list a template may build with `*` (a `'x' * 10**9` would exhaust memory).
-MAX_SEQUENCE_LENGTH = 100_000
-MAX_POWER_EXPONENT = 100
 _FILENAME_PREFIX = "<segflow:"
 MAX_RECORD_DEPTH = 32
 
@@ -95,27 +92,6 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-class SegflowSandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, immutable (a template cannot change the lists and dicts it is given),
-    with `*` and `**` bounded."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**":
-            if isinstance(right, int | float) and abs(right) > MAX_POWER_EXPONENT:
-                raise SecurityError(f"exponent larger than {MAX_POWER_EXPONENT}")
-            return left**right
-        for sequence, times in ((left, right), (right, left)):
-            if (
-                isinstance(sequence, str | list | tuple)
-                and isinstance(times, int)
-                and len(sequence) * times > MAX_SEQUENCE_LENGTH
-            ):
-                raise SecurityError(f"result longer than {MAX_SEQUENCE_LENGTH}")
-        return left * right
 
 
 def _autoescape(template_name: str | None) -> bool:
@@ -215,6 +191,7 @@ def render_part(template, part: str, context: Mapping[str, Any]) -> str:
 
 
 def render_compiled(compiled: Template, *, part: str, context: Mapping[str, Any]) -> str:
+    budget = render_budget()
     try:
         return compiled.render(context)
     except TemplateRenderError:
@@ -227,6 +204,8 @@ def render_compiled(compiled: Template, *, part: str, context: Mapping[str, Any]
         raise TemplateRenderError(
             part=part, message=f"{type(exc).__name__}: {exc}", line=_failing_line(part)
         ) from None
+    finally:
+        render_budget_end(budget)
 
 
 def template_render(*, template, context: Mapping[str, Any]) -> RenderedEmail:

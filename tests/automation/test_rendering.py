@@ -218,6 +218,19 @@ SSTI_PAYLOADS = [
     "{{ range.__self__ }}",
     "{{ ''|attr('__class__') }}",
     "{{ {}.update.__self__ }}",
+    # size and time bombs
+    "{{ 'x'.center(1000000000) }}",
+    "{{ 'x'.zfill(width=1000000000) }}",
+    "{{ 'x' | center(1000000000) }}",
+    "{{ 'x' | indent(1000000000, true) }}",
+    "{{ '%1000000000s' | format(1) }}",
+    "{{ '%*s' | format(1000000000, 1) }}",
+    "{{ '%1000000000s' % 1 }}",
+    "{{ '{:>1000000000}'.format(1) }}",
+    "{{ '{:>{w}}'.format(1, w=1000000000) }}",
+    "{{ range(1000000000) | list }}",
+    "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    "{{ lipsum(100000) }}",
 ]
 
 
@@ -229,6 +242,15 @@ def test_template_injection_payloads_are_refused_as_template_errors(payload):
         preview_html(payload, contact=event.contact, event=event)
 
     assert caught.value.reason.startswith("template error: ")
+
+
+def test_formatting_and_small_loops_still_work():
+    html = preview_html(
+        "{{ '%.2f' | format(3.14159) }} {{ '{:,}'.format(1234567) }} {{ 'ab' | center(6) }}|"
+        "{% for i in range(3) %}{{ i }}{% endfor %} {{ '%05d' % 42 }} {{ 'x' * 3 }}"
+    )
+
+    assert html == "3.14 1,234,567   ab  |012 00042 xxx"
 
 
 def test_mutating_a_context_list_is_refused():
