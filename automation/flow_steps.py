@@ -78,8 +78,8 @@ def clean_duration(
     if not isinstance(amount, int) or isinstance(amount, bool):
         check.error(f"{path}.{unit}", "Must be a whole number.")
         return None
-    if amount == 0 or (amount < 0 and not signed):
-        check.error(f"{path}.{unit}", "Must be more than zero." if not signed else "Must not be 0.")
+    if amount <= 0 and not signed:
+        check.error(f"{path}.{unit}", "Must be more than zero.")
         return None
     if abs(amount) > maximum / dt.timedelta(**{unit: 1}):
         check.error(f"{path}.{unit}", f"Must be at most {maximum.days} days.")

@@ -356,9 +356,9 @@ def test_step_ids_are_unique_across_the_flow():
         ({"type": "wait_until", "field": "nope"}, "steps[0].field", "Unknown field"),
         ({"type": "wait_until", "field": "country"}, "steps[0].field", "text field"),
         (
-            {"type": "wait_until", "field": "created_at", "offset": {"days": 0}},
-            "steps[0].offset.days",
-            "Must not be 0",
+            {"type": "wait_until", "field": "created_at", "offset": {"weeks": -1}},
+            "steps[0].offset.weeks",
+            "Unknown unit",
         ),
         (
             {"type": "wait_until", "field": "created_at", "offset": {"days": -400}},
@@ -535,6 +535,7 @@ def test_wait_until_takes_date_fields_with_a_signed_offset():
         {"type": "wait_until", "field": "trial_ends_at", "offset": {"days": -1}},
         {"type": "wait_until", "field": "renews_at", "offset": {"hours": 2}},
         {"type": "wait_until", "field": "last_activity_at"},
+        {"type": "wait_until", "field": "created_at", "offset": {"minutes": 0}},
     ]
 
     assert flow_definition_clean(flow(*steps))["steps"][0]["offset"] == {"days": -1}
