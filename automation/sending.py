@@ -268,22 +268,25 @@ def _record_failed(message: Message, *, error: str) -> None:
 def _record_sent_events(messages: list[Message], *, now) -> None:
     if not messages:
         return
-    identities = dict(
-        Contact.objects.filter(pk__in={m.contact_id for m in messages}).values_list(
-            "pk", "external_id"
-        )
-    )
+    # The contact's identity now (its email may have changed since the send): an event by a
+    # stale address would create a new contact.
+    identities = {
+        pk: (external_id, email)
+        for pk, external_id, email in Contact.objects.filter(
+            pk__in={m.contact_id for m in messages}
+        ).values_list("pk", "external_id", "email")
+    }
     events = []
     for message in messages:
-        if message.contact_id not in identities:
-            continue  # deleted meanwhile
-        external_id = identities[message.contact_id]
+        external_id, email = identities.get(message.contact_id, (None, None))
+        if not external_id and not email:
+            continue  # deleted meanwhile, or no identity left
         events.append(
             EventInput(
                 name="email.sent",
                 occurred_at=now,
                 external_id=external_id or None,
-                email=None if external_id else message.to_email,
+                email=None if external_id else email,
                 properties={
                     "message_id": message.pk,
                     "template_id": message.template_id,
@@ -293,6 +296,8 @@ def _record_sent_events(messages: list[Message], *, now) -> None:
                 idempotency_key=f"message:{message.pk}",
             )
         )
+    if not events:
+        return
     try:
         events_ingest(events=events, source=EVENT_SOURCE, now=now)
     except Exception:  # the messages are sent and recorded; a lost event must not undo that

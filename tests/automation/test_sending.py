@@ -15,7 +15,7 @@ from automation.sending import (
     messages_deliver,
 )
 from automation.tokens import unsubscribe_token_read
-from contacts.models import Event
+from contacts.models import Contact, Event
 from tests.factories import (
     ContactFactory,
     ContactSubscriptionFactory,
@@ -271,6 +271,17 @@ def test_deliver_records_one_email_sent_event_per_message():
         "flow_id": message.flow_id,
         "step_id": "mail-1",
     }
+
+
+def test_the_email_sent_event_lands_on_the_contact_whose_email_changed_meanwhile():
+    contact = ContactFactory(email="old@example.com")
+    message = prepared(contact=contact)
+    Contact.objects.filter(pk=contact.pk).update(email="new@example.com")
+
+    messages_deliver(messages=[message], now=NOW)
+
+    assert Event.objects.get(name="email.sent").contact_id == contact.pk
+    assert not Contact.objects.filter(email="old@example.com").exists()
 
 
 def test_deliver_twice_sends_once():
