@@ -108,10 +108,12 @@ def main() -> None:
         from bench.flows_render import render_phase
 
         results["send"] = render_phase(args.emails)
+        report_print(args, {"send": results["send"]})
     if not args.skip_scheduler:
         from bench.flows_scheduler import scheduler_phase
 
         results["scheduler"] = scheduler_phase(count=args.enrollments, env=env, timeout=3600)
+        report_print(args, {"scheduler": results["scheduler"]})
     if not args.skip_live:
         from bench.flows_live import live_phase
 

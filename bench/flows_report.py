@@ -97,7 +97,7 @@ def report_print(args, results: dict) -> None:
         rows += scheduler_rows(results["scheduler"])
     if "live" in results:
         rows += live_rows(results["live"])
-    print(markdown_table(rows))
+    print(markdown_table(rows), flush=True)
     for latencies in (results["live"].events, results["live"].segment) if "live" in results else ():
         for error in latencies.errors[:3]:
             print(f"error: {error}")
