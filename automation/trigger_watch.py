@@ -79,6 +79,7 @@ def watched_load() -> Watched:
     )
 
 
+_clock = time.monotonic
 _cache: tuple[float, frozenset[str]] | None = None
 _cache_lock = threading.Lock()
 
@@ -87,11 +88,11 @@ def watched_names() -> frozenset[str]:
     """The watched names, cached in this process for WATCH_TTL_SECONDS."""
     global _cache
     cached = _cache
-    if cached is not None and time.monotonic() < cached[0]:
+    if cached is not None and _clock() < cached[0]:
         return cached[1]
     with _cache_lock:
         names = watched_load().names
-        _cache = (time.monotonic() + WATCH_TTL_SECONDS, names)
+        _cache = (_clock() + WATCH_TTL_SECONDS, names)
     return names
 
 

@@ -7,19 +7,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from automation import trigger_watch, triggers
-from automation.flow_services import flow_activate, flow_create, flow_pause, flow_update
 from automation.models import Enrollment, Flow, PendingFlowEvent
 from automation.trigger_watch import watched_load, watched_names, watched_reset
 from automation.triggers import (
     flow_events_process,
     flow_events_process_batch,
-    segment_transitions_consume,
 )
 from contacts.ingest import EventInput, events_ingest
-from segments.models import SegmentTransition
-from segments.signals import transitions_announce
 from tests.automation.live_flow import live_version
-from tests.factories import ContactFactory, EnrollmentFactory, EventFactory, SegmentFactory
+from tests.factories import ContactFactory, EnrollmentFactory, EventFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -202,7 +198,7 @@ def test_saving_a_flow_resets_this_process_cache():
 
 def test_the_cache_is_read_again_after_its_ttl(monkeypatch):
     clock = [1000.0]
-    monkeypatch.setattr(trigger_watch.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(trigger_watch, "_clock", lambda: clock[0])
     watched_names()
     version = live_version()
     trigger_watch._cache = (clock[0] + trigger_watch.WATCH_TTL_SECONDS, frozenset())
@@ -493,158 +489,3 @@ def test_two_processors_at_once_consume_each_event_once():
         c.pk for c in contacts
     )
     assert not PendingFlowEvent.objects.exists()
-
-
-# --- Segment triggers (committed data: the feed shows a transaction only what others wrote) ----
-
-
-def segment_flow(kind: str, segment, **keys):
-    return live_version({"type": f"segment_{kind}", "segment": segment.pk}, **keys)
-
-
-def transition(segment, contact_id, kind="entered"):
-    return SegmentTransition.objects.create(
-        segment=segment, contact_id=contact_id, kind=kind, occurred_at=timezone.now()
-    )
-
-
-def consume():
-    return segment_transitions_consume(now=timezone.now())
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_contact_entering_the_segment_is_enrolled_once():
-    segment = SegmentFactory()
-    version = segment_flow("entered", segment, reentry="always")
-    contact = ContactFactory()
-    entered = transition(segment, contact.pk)
-
-    assert consume() == 1
-    assert consume() == 0
-
-    enrollment = Enrollment.objects.get()
-    assert (enrollment.version_id, enrollment.contact_id) == (version.pk, contact.pk)
-    assert enrollment.trigger_key == f"transition:{entered.pk}"
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_contact_leaving_the_segment_enrolls_into_the_left_flow_only():
-    segment = SegmentFactory()
-    entered_flow = segment_flow("entered", segment)
-    left_flow = segment_flow("left", segment)
-    contact = ContactFactory()
-    transition(segment, contact.pk, kind="left")
-
-    consume()
-
-    assert list(Enrollment.objects.values_list("flow_id", flat=True)) == [left_flow.flow_id]
-    assert entered_flow.flow_id != left_flow.flow_id
-
-
-@pytest.mark.django_db(transaction=True)
-def test_transitions_of_other_segments_enroll_nobody():
-    segment_flow("entered", SegmentFactory())
-    transition(SegmentFactory(), ContactFactory().pk)
-
-    assert consume() == 1
-    assert not Enrollment.objects.exists()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_deleted_contacts_transition_is_consumed_without_enrolling():
-    segment = SegmentFactory()
-    segment_flow("left", segment)
-    gone = ContactFactory()
-    gone_id = gone.pk
-    gone.delete()
-    transition(segment, gone_id, kind="left")
-
-    assert consume() == 1
-    assert not Enrollment.objects.exists()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_transition_from_before_the_activation_does_not_enroll():
-    segment = SegmentFactory()
-    version = segment_flow("entered", segment)
-    transition(segment, ContactFactory().pk)
-    Flow.objects.filter(pk=version.flow_id).update(
-        activated_at=timezone.now() + dt.timedelta(seconds=1)
-    )
-
-    assert consume() == 1
-    assert not Enrollment.objects.exists()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_announced_transitions_wake_the_consumer():
-    segment = SegmentFactory()
-    segment_flow("entered", segment)
-    transition(segment, ContactFactory().pk)
-
-    transitions_announce()  # what an evaluation's commit does (tasks run inline here)
-
-    assert Enrollment.objects.count() == 1
-
-
-# --- The activation stamp ----------------------------------------------------------------------
-
-
-def activated_flow():
-    definition = {
-        "trigger": {"type": "event", "event": "signed_up"},
-        "steps": [{"type": "wait", "duration": {"hours": 1}}],
-    }
-    flow = flow_create(name="Welcome", definition=definition)
-    return flow_activate(flow=flow, now=timezone.now())
-
-
-def test_activation_records_when_and_the_last_event_stored_before():
-    last = EventFactory()
-
-    flow = activated_flow()
-
-    flow.refresh_from_db()
-    assert flow.activated_at is not None
-    assert flow.activation_event_id == last.pk
-
-
-def test_activating_an_active_flow_again_keeps_its_stamp():
-    flow = activated_flow()
-    stamped = Flow.objects.get(pk=flow.pk).activated_at
-
-    flow_activate(flow=flow, now=timezone.now())
-
-    assert Flow.objects.get(pk=flow.pk).activated_at == stamped
-
-
-def test_resuming_a_paused_flow_stamps_a_new_activation():
-    flow = activated_flow()
-    stamped = Flow.objects.get(pk=flow.pk).activated_at
-    flow_pause(flow=flow)
-    assert Flow.objects.get(pk=flow.pk).activated_at == stamped
-
-    flow_activate(flow=flow, now=timezone.now())
-
-    assert Flow.objects.get(pk=flow.pk).activated_at > stamped
-
-
-def test_a_new_live_version_stamps_a_new_activation():
-    flow = activated_flow()
-    stamped = Flow.objects.get(pk=flow.pk).activated_at
-    flow = flow_update(
-        flow=flow,
-        definition={**flow.definition, "steps": [{"type": "wait", "duration": {"hours": 2}}]},
-    )
-
-    flow_activate(flow=flow, now=timezone.now())
-
-    assert Flow.objects.get(pk=flow.pk).activated_at > stamped
-
-
-def test_activation_makes_the_process_watch_the_trigger_at_once():
-    assert watched_names() == frozenset()
-
-    activated_flow()
-
-    assert watched_names() == {"signed_up"}
