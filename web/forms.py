@@ -39,6 +39,9 @@ class ContactFilterForm(forms.Form):
         widget=forms.Select(attrs={"class": "form-select"}),
     )
     tag = forms.CharField(required=False, max_length=100)
+    # Set by the "show partial matches" link: search inside emails and names even when an
+    # email or external id equals the term.
+    partial = forms.BooleanField(required=False, widget=forms.HiddenInput)
     after = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 

@@ -4,6 +4,7 @@ from web.views import contacts, dashboard, fields, segments, settings
 
 urlpatterns = [
     path("", dashboard.dashboard_page, name="dashboard"),
+    path("dashboard/events/", dashboard.dashboard_events, name="dashboard-events"),
     path("contacts/", contacts.contact_list_page, name="contact-list"),
     path("contacts/<int:pk>/", contacts.contact_page, name="contact-detail"),
     path("contacts/<int:pk>/edit/", contacts.contact_edit_page, name="contact-edit"),

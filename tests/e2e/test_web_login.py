@@ -38,6 +38,7 @@ def test_a_marketer_logs_in_and_sees_the_dashboard(page, server_url, marketer, s
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     expect(page.locator("[data-stat=contacts-total]")).to_have_text("15")
     expect(page.locator(".chart svg")).to_be_visible()
+    expect(page.locator("[data-stat=events-today]")).not_to_have_text("…")
     screenshot("dashboard")
 
 

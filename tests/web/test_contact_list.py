@@ -95,3 +95,34 @@ def test_an_invalid_cursor_is_a_form_error_not_a_500(marketer_client):
 
     assert response.status_code == 200
     assert "Enter a whole number" in response.content.decode()
+
+
+def test_an_email_or_external_id_typed_in_full_finds_that_contact_by_index(marketer_client):
+    ContactFactory(email="ann@example.com", external_id="u-1")
+    ContactFactory(email="joann@example.com")
+    ContactFactory(email="bob@example.com", external_id="u-10")
+
+    by_email = marketer_client.get("/contacts/?q=ANN@example.com")
+    by_id = marketer_client.get("/contacts/?q=u-1")
+
+    assert _emails(by_email) == ["ann@example.com"]
+    assert "Show every contact whose email or name contains it" in by_email.content.decode()
+    assert _emails(by_id) == ["ann@example.com"]
+
+
+def test_partial_matches_on_request_even_when_one_matches_exactly(marketer_client):
+    ContactFactory(email="ann@example.com")
+    ContactFactory(email="joann@example.com")
+
+    response = marketer_client.get("/contacts/?q=ann@example.com&partial=1")
+
+    assert _emails(response) == ["ann@example.com", "joann@example.com"]
+
+
+def test_an_exact_match_outside_the_filters_is_not_shown(marketer_client):
+    ContactFactory(email="ann@example.com")
+    segment = SegmentFactory()
+
+    response = marketer_client.get(f"/contacts/?q=ann@example.com&segment={segment.pk}")
+
+    assert _emails(response) == []

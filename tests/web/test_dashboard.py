@@ -2,9 +2,10 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.core.cache import cache
 
 from tests.factories import ContactFactory, EventFactory, SegmentDailyStatsFactory, SegmentFactory
-from web.dashboard import CHART_DAYS
+from web.dashboard import CHART_DAYS, events_per_day
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 11, 28, 15, 0, tzinfo=dt.UTC)
@@ -18,17 +19,17 @@ def test_headline_counts(marketer_client):
     EventFactory(name="purchase", occurred_at=NOW - dt.timedelta(hours=1))
     EventFactory(occurred_at=NOW - dt.timedelta(hours=16))  # yesterday, UTC
 
-    response = marketer_client.get("/")
+    page = marketer_client.get("/")
+    events = marketer_client.get("/dashboard/events/", HTTP_HX_REQUEST="true")
 
-    assert response.context["contacts"] == {"total": 11, "new_this_week": 9}
-    assert response.context["events_today"] == 5
-    assert response.context["events_30_days"] == 6
+    assert page.context["contacts"] == {"total": 11, "new_this_week": 9}
+    assert events.context["events_today"] == 5
+    assert events.context["events_30_days"] == 6
+    assert 'id="events-today" hx-swap-oob="true">5<' in events.content.decode()
 
 
 @time_machine.travel(NOW, tick=False)
 def test_events_per_day_covers_thirty_days_oldest_first_and_ignores_older_ones():
-    from web.dashboard import events_per_day
-
     EventFactory(name="login", occurred_at=NOW - dt.timedelta(days=29, hours=1))
     EventFactory(name="page.viewed", occurred_at=NOW - dt.timedelta(days=29, hours=2))
     EventFactory(name="login", occurred_at=NOW - dt.timedelta(days=31))
@@ -45,7 +46,7 @@ def test_events_per_day_covers_thirty_days_oldest_first_and_ignores_older_ones()
 def test_the_chart_is_inline_svg_that_fetches_nothing(marketer_client):
     EventFactory(occurred_at=NOW - dt.timedelta(hours=1))
 
-    page = marketer_client.get("/").content.decode()
+    page = marketer_client.get("/dashboard/events/").content.decode()
 
     assert "<svg" in page
     assert "kozea.github.io" not in page and "<script xlink" not in page
@@ -64,9 +65,28 @@ def test_segments_with_the_most_movement_this_week_come_first(marketer_client):
     assert [(m.name, m.entered, m.left) for m in movers] == [("Busy", 6, 6), ("Calm", 1, 0)]
 
 
-def test_the_dashboard_queries_are_bounded(marketer_client, django_assert_max_num_queries):
+def test_the_dashboard_queries_are_pinned(marketer_client, django_assert_num_queries):
     EventFactory.create_batch(3)
 
-    # session, user, roles, 2 contact counts, movers, event names, per-day counts
-    with django_assert_max_num_queries(8):
+    # session, user, roles, 2 contact counts, movers
+    with django_assert_num_queries(6):
         assert marketer_client.get("/").status_code == 200
+    # session, user, roles, event names, per-day counts
+    with django_assert_num_queries(5):
+        assert marketer_client.get("/dashboard/events/").status_code == 200
+
+
+@time_machine.travel(NOW, tick=False)
+def test_past_days_are_counted_once_then_only_today(django_assert_num_queries):
+    EventFactory(occurred_at=NOW - dt.timedelta(days=3))
+    events_per_day(now=NOW)
+    EventFactory(occurred_at=NOW - dt.timedelta(days=3))  # late: the cached day keeps its count
+    EventFactory(occurred_at=NOW - dt.timedelta(minutes=1))
+
+    later = NOW + dt.timedelta(minutes=5)
+    cache.delete("web:events_on:2026-11-28")  # today's short-lived entry expired
+    with django_assert_num_queries(2):  # event names, today's count
+        days = dict(events_per_day(now=later))
+
+    assert days[dt.date(2026, 11, 25)] == 1
+    assert days[dt.date(2026, 11, 28)] == 1
