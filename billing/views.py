@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from billing import signatures
 from billing.deliveries import delivery_store
 from billing.models import Provider
+from segflow.json_input import find_unstorable_value
 
 
 class BadDelivery(ValueError):
@@ -40,6 +41,10 @@ def _json_object(text: str) -> dict:
         raise BadDelivery("The body is not JSON.") from None
     if not isinstance(data, dict):
         raise BadDelivery("The body must be a JSON object (the provider's event).")
+    bad = find_unstorable_value(data)
+    if bad is not None:
+        # NUL characters, lone surrogates, non-finite numbers: PostgreSQL refuses them
+        raise BadDelivery(f"The event holds a value that cannot be stored, at '{bad}'.")
     return data
 
 

@@ -31,6 +31,14 @@ def _signed_stripe(client, body: str):
         ('{"id": "evt_1", "data": {"object": {}}}', "The event has no valid 'type'."),
         ('{"id": "evt_1", "type": "customer.created"}', "The event has no data.object."),
         ('{"id": 5, "type": "x", "data": {"object": {}}}', "The event has no valid 'id'."),
+        (
+            '{"id": "evt_1", "type": "x", "data": {"object": {"name": "a\\u0000b"}}}',
+            "The event holds a value that cannot be stored, at 'data.object.name'.",
+        ),
+        (
+            '{"id": "evt_1", "type": "x", "data": {"object": {"amount": 1e400}}}',
+            "The event holds a value that cannot be stored, at 'data.object.amount'.",
+        ),
     ],
 )
 def test_stripe_body_that_is_not_an_event_is_400(client, body, message):
