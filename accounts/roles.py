@@ -8,8 +8,11 @@ A superuser counts as an admin, so `createsuperuser` gives a working login at on
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import resolve_url
 
 MARKETER = "marketer"
 ADMIN = "admin"
@@ -46,6 +49,11 @@ def role_required(role: str):
         @wraps(view)
         def wrapped(request, *args, **kwargs):
             if not request.user.is_authenticated:
+                if getattr(request, "htmx", False):
+                    # A fragment request (session expired): the whole page goes to login.
+                    return HttpResponse(
+                        status=204, headers={"HX-Redirect": resolve_url(settings.LOGIN_URL)}
+                    )
                 return redirect_to_login(request.get_full_path())
             if not user_has_role(request.user, role):
                 raise PermissionDenied(f"This page needs the {role} role.")

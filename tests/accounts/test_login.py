@@ -97,3 +97,10 @@ def test_the_navigation_shows_settings_to_admins_only(client, marketer):
 
     assert 'href="/contacts/"' in page and 'href="/fields/"' in page
     assert 'href="/settings/"' not in page
+
+
+def test_an_htmx_request_without_a_session_sends_the_whole_page_to_login(client):
+    response = client.get("/dashboard/events/", HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == "/login/"
