@@ -36,8 +36,9 @@ class Flow(models.Model):
         "FlowVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     # When it last became active (or changed live version while active), and the last event
-    # id stored before then: event triggers take events received since, and for a few minutes
-    # the trigger sweep re-reads them from the events table (automation.trigger_watch).
+    # id stored before then (cleared once the activation sweep has read the events received
+    # in the first minutes since): event triggers take events received since the activation
+    # (automation.trigger_watch).
     activated_at = models.DateTimeField(null=True, blank=True, editable=False)
     activation_event_id = models.BigIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=now, editable=False)

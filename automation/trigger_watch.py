@@ -3,11 +3,15 @@
 The ingest path asks "does any flow care about these names?" for every write, so the answer
 is cached in each process for WATCH_TTL_SECONDS (no query per request) and dropped at once
 in the process that saves a flow. Another process may go on with the old answer for up to
-the TTL after an activation: the events it stored meanwhile left no outbox row. The trigger
-sweep (automation.triggers) closes that gap: for ACTIVATION_SWEEP_HORIZON after an
-activation it re-reads the trigger's events received in the first ACTIVATION_GAP from the
-events table (rows after the flow's activation_event_id) and enrolls them through the same
-idempotent path ("event:<id>" is unique per flow).
+the TTL after an activation commits: the events it stored meanwhile left no outbox row. The
+activation sweep (automation.triggers) closes that gap: once ACTIVATION_GAP +
+ACTIVATION_SETTLE have passed since an activation, it reads the trigger's events received in
+its first ACTIVATION_GAP from the events table (rows after the flow's activation_event_id,
+which it then clears) and enrolls them through the same idempotent path ("event:<id>" is
+unique per flow).
+
+Activations are stamped (Flow.activated_at, activation_event_id) by the pre_save / post_save
+receivers below, so any save() that activates a flow (flow_activate, the admin) stamps it.
 
 Watched names:
 - trigger names: the event trigger of every active flow's live version;
@@ -34,11 +38,12 @@ from segments.feed import transitions_claim
 from segments.tree import dependencies
 
 WATCH_TTL_SECONDS = 3.0
-# Up to the TTL plus the time a write takes between its received_at and its change signal
-# (a large batch, a slow commit) and the activating transaction's own commit.
-ACTIVATION_GAP = dt.timedelta(seconds=WATCH_TTL_SECONDS + 30)
-# The sweep re-reads an activation's gap for this long (several beat ticks after it closed).
-ACTIVATION_SWEEP_HORIZON = dt.timedelta(minutes=5)
+# The TTL, plus the activating transaction's own length after the stamp (enrolling a
+# segment's current members) and the time between an event's received_at and its change
+# signal (a large batch): events received later are all queued by their writer.
+ACTIVATION_GAP = dt.timedelta(minutes=2)
+# Then this long again for the writes received in the gap but still running to commit.
+ACTIVATION_SETTLE = dt.timedelta(seconds=30)
 # The flows' cursor in the segment transitions feed (segments.feed).
 FEED_CONSUMER = "flows"
 

@@ -16,7 +16,6 @@ Docs: docs/flow-triggers.md.
 """
 
 import datetime as dt
-import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
@@ -28,6 +27,7 @@ from automation.enrollment import RUN_DUE_TASK, enrollments_start_bulk
 from automation.models import (
     Enrollment,
     EnrollmentState,
+    Flow,
     FlowStatus,
     FlowVersion,
     PendingFlowEvent,
@@ -35,7 +35,7 @@ from automation.models import (
 )
 from automation.trigger_watch import (
     ACTIVATION_GAP,
-    ACTIVATION_SWEEP_HORIZON,
+    ACTIVATION_SETTLE,
     FEED_CONSUMER,
     live_event_versions,
     watched_load,
@@ -52,8 +52,6 @@ TRANSITIONS_TASK = "automation.tasks.consume_segment_transitions"
 EVENT_BATCH_SIZE = 1000
 TRANSITION_BATCH_SIZE = 1000
 MAX_BATCHES_PER_RUN = 50
-# The activation sweep reads the events table: at most this often per process.
-SWEEP_EVERY_SECONDS = 15.0
 
 
 # --- Events: the outbox writer (inside the ingesting transaction) -----------------------------
@@ -121,7 +119,7 @@ def flow_events_process(*, now: dt.datetime, batch_size: int = EVENT_BATCH_SIZE)
             break
     else:
         task_publish(FLOW_EVENTS_TASK, wake=True)  # more to do: let other workers in
-    activation_gaps_sweep_throttled(now=now)
+    activation_gaps_sweep(now=now)
     return consumed
 
 
@@ -206,40 +204,49 @@ def _wake_sleepers(claimed: list[tuple], *, now: dt.datetime) -> int:
 
 # --- Events: the activation gap ---------------------------------------------------------------
 
-_last_sweep = 0.0
-
-
-def activation_gaps_sweep_throttled(*, now: dt.datetime) -> int:
-    global _last_sweep
-    if time.monotonic() - _last_sweep < SWEEP_EVERY_SECONDS:
-        return 0
-    _last_sweep = time.monotonic()
-    return activation_gaps_sweep(now=now)
-
 
 def activation_gaps_sweep(*, now: dt.datetime) -> int:
-    """Enroll the trigger events of recent activations that a process with an outdated
-    watched-names cache stored without an outbox row (automation.trigger_watch): events
-    received in the first ACTIVATION_GAP after the activation, of contacts not enrolled in
-    the flow since then, through the same idempotent path. Returns how many enrolled."""
+    """Once per activation, when its gap has closed (ACTIVATION_GAP + ACTIVATION_SETTLE after
+    it): enroll the trigger events received in the gap that a process with an outdated
+    watched-names cache stored without an outbox row (automation.trigger_watch), for the
+    contacts the flow has not enrolled since the activation, through the same idempotent
+    path; then mark the activation swept (activation_event_id = NULL) in that transaction.
+    Returns how many enrolled."""
     enrolled = 0
-    for version in live_event_versions(flow__activated_at__gte=now - ACTIVATION_SWEEP_HORIZON):
-        flow = version.flow
-        since_activation = Enrollment.objects.filter(
-            flow_id=flow.pk, contact_id=OuterRef("contact_id"), enrolled_at__gte=flow.activated_at
-        )
-        events = Event.objects.filter(
-            pk__gt=flow.activation_event_id or 0,
-            name=version.trigger_event,
-            received_at__gte=flow.activated_at,
-            received_at__lt=flow.activated_at + ACTIVATION_GAP,
-        ).exclude(Exists(since_activation))
-        passing = _where_passing(version, events)
-        events = events if passing is None else passing
+    due = live_event_versions(
+        flow__activation_event_id__isnull=False,
+        flow__activated_at__lte=now - ACTIVATION_GAP - ACTIVATION_SETTLE,
+    )
+    for version in due:
         with transaction.atomic():
-            rows = events.order_by("pk").values_list("pk", "contact_id")
-            enrolled += _enroll_events(version, list(rows), now=now)
+            flow = (
+                Flow.objects.select_for_update(skip_locked=True)
+                .filter(pk=version.flow_id, activation_event_id__isnull=False)
+                .first()
+            )
+            if flow is None:
+                continue  # another worker sweeps it, or swept it already
+            enrolled += _enroll_events(version, _gap_events(version, flow), now=now)
+            Flow.objects.filter(pk=flow.pk).update(activation_event_id=None)
     return enrolled
+
+
+def _gap_events(version: FlowVersion, flow: Flow) -> list[tuple[int, int]]:
+    """(event id, contact id) of the trigger's events received in the activation's gap
+    (rows after activation_event_id: one index range), passing the trigger's filters, of
+    contacts without an enrollment in the flow since the activation."""
+    since_activation = Enrollment.objects.filter(
+        flow_id=flow.pk, contact_id=OuterRef("contact_id"), enrolled_at__gte=flow.activated_at
+    )
+    events = Event.objects.filter(
+        pk__gt=flow.activation_event_id,
+        name=version.trigger_event,
+        received_at__gte=flow.activated_at,
+        received_at__lt=flow.activated_at + ACTIVATION_GAP,
+    ).exclude(Exists(since_activation))
+    passing = _where_passing(version, events)
+    events = events if passing is None else passing
+    return list(events.order_by("pk").values_list("pk", "contact_id"))
 
 
 # --- Segments: the transitions feed -----------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from automation import trigger_watch, triggers
+from automation import trigger_watch
 from automation.models import Enrollment, Flow, PendingFlowEvent
 from automation.trigger_watch import watched_load, watched_names, watched_reset
 from automation.triggers import (
@@ -23,12 +23,11 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _fresh_watch_cache():
     watched_reset()
-    triggers._last_sweep = time.monotonic()  # no activation sweep unless a test asks
     yield
     watched_reset()
 
 
-def ingest(contact, name="signed_up", properties=None):
+def ingest(contact, name="signed_up", properties=None, received_at=None):
     """Store one event for the contact; returns its id."""
     [stored] = events_ingest(
         events=[
@@ -38,7 +37,8 @@ def ingest(contact, name="signed_up", properties=None):
                 properties=properties or {},
                 occurred_at=timezone.now(),
             )
-        ]
+        ],
+        now=received_at,
     )
     return stored.event_id
 
@@ -385,6 +385,8 @@ def test_an_event_read_by_exit_when_wakes_the_sleeping_enrollments_of_that_versi
 
 # --- The activation gap ------------------------------------------------------------------------
 
+GAP, SETTLE = trigger_watch.ACTIVATION_GAP, trigger_watch.ACTIVATION_SETTLE
+
 
 def stale_cache():
     """This process goes on with the names it read before the activation (another process's
@@ -392,66 +394,96 @@ def stale_cache():
     trigger_watch._cache = (time.monotonic() + 60, frozenset())
 
 
-def test_an_event_stored_by_a_process_with_an_outdated_cache_still_enrolls(sweep):
+def activated_ago(version, delay: dt.timedelta) -> dt.datetime:
+    """Move the flow's activation back in time (its gap has closed when delay > GAP +
+    SETTLE); returns the activation time."""
+    activated_at = timezone.now() - delay
+    Flow.objects.filter(pk=version.flow_id).update(activated_at=activated_at)
+    return activated_at
+
+
+def test_an_event_stored_by_a_process_with_an_outdated_cache_still_enrolls():
     version = live_version()
+    activated_at = activated_ago(version, GAP + SETTLE + dt.timedelta(seconds=1))
     stale_cache()
     contact = ContactFactory()
-    event_id = ingest(contact)
+    event_id = ingest(contact, received_at=activated_at + dt.timedelta(seconds=2))
     assert not PendingFlowEvent.objects.exists()
 
     process()
 
     enrollment = Enrollment.objects.get()
     assert (enrollment.flow_id, enrollment.trigger_event_id) == (version.flow_id, event_id)
+    assert Flow.objects.get(pk=version.flow_id).activation_event_id is None  # swept once
 
 
-def test_the_sweep_leaves_events_from_before_the_activation_alone(sweep):
+def test_the_sweep_waits_until_the_gap_has_closed():
+    version = live_version()
+    activated_at = activated_ago(version, GAP)
+    stale_cache()
+    ingest(ContactFactory(), received_at=activated_at + dt.timedelta(seconds=2))
+
+    process()
+
+    assert not Enrollment.objects.exists()
+    assert Flow.objects.get(pk=version.flow_id).activation_event_id is not None
+
+
+def test_the_sweep_leaves_events_from_before_the_activation_alone():
     contact = ContactFactory()
     ingest(contact)
-    live_version()
+    version = live_version()
+    activated_ago(version, GAP + SETTLE + dt.timedelta(minutes=1))
 
     process()
 
     assert not Enrollment.objects.exists()
 
 
-def test_the_sweep_enrolls_a_contact_the_outbox_enrolled_already_no_more(sweep):
-    live_version(reentry="always")
-    contact = ContactFactory()
-    ingest(contact)
+def test_the_sweep_leaves_events_received_after_the_gap_alone():
+    version = live_version()
+    activated_at = activated_ago(version, GAP + SETTLE + dt.timedelta(seconds=1))
+    stale_cache()
+    ingest(ContactFactory(), received_at=activated_at + GAP + dt.timedelta(seconds=1))
+
     process()
+
+    assert not Enrollment.objects.exists()
+
+
+def test_the_sweep_does_not_enroll_a_contact_the_outbox_enrolled_since_the_activation():
+    version = live_version(reentry="always")
+    activated_at = activated_ago(version, GAP + SETTLE + dt.timedelta(seconds=1))
+    contact = ContactFactory()
+    ingest(contact, received_at=activated_at + dt.timedelta(seconds=1))
+    flow_events_process_batch(now=timezone.now())  # the outbox path, without the sweep
     Enrollment.objects.update(state="completed")
     stale_cache()
-    ingest(contact)
-    trigger_watch_sweep_again()
+    ingest(contact, received_at=activated_at + dt.timedelta(seconds=2))
 
     process()
 
     assert Enrollment.objects.count() == 1
 
 
-def test_the_sweep_reads_only_the_first_moments_after_the_activation(sweep):
-    version = live_version()
-    Flow.objects.filter(pk=version.flow_id).update(
-        activated_at=timezone.now() - trigger_watch.ACTIVATION_GAP - dt.timedelta(seconds=1)
+def test_the_sweep_applies_the_trigger_filters():
+    version = live_version(
+        {
+            "type": "event",
+            "event": "signed_up",
+            "where": [{"property": "plan", "op": "eq", "value": "pro"}],
+        }
     )
+    activated_at = activated_ago(version, GAP + SETTLE + dt.timedelta(seconds=1))
     stale_cache()
-    ingest(ContactFactory())
+    pro, free = ContactFactory(), ContactFactory()
+    received_at = activated_at + dt.timedelta(seconds=1)
+    ingest(pro, properties={"plan": "pro"}, received_at=received_at)
+    ingest(free, properties={"plan": "free"}, received_at=received_at)
 
     process()
 
-    assert not Enrollment.objects.exists()
-
-
-def trigger_watch_sweep_again():
-    triggers._last_sweep = 0.0
-
-
-@pytest.fixture
-def sweep():
-    """The activation sweep runs on the next process() (it is held back otherwise, so the
-    other tests see the outbox path alone)."""
-    trigger_watch_sweep_again()
+    assert list(Enrollment.objects.values_list("contact_id", flat=True)) == [pro.pk]
 
 
 # --- Concurrency (committed data, two connections) ---------------------------------------------
