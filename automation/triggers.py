@@ -6,7 +6,8 @@ name a flow watches (automation.trigger_watch), in the ingesting transaction, so
 in the outbox if and only if it was stored. `flow_events_process` claims rows (SKIP LOCKED)
 and, in one transaction, enrolls ("event:<id>", unique per flow), wakes sleeping enrollments
 that await the name, and deletes the rows: a rollback delivers them again, a commit leaves
-nothing to replay, and a replay would be a no-op anyway.
+nothing to replay, and a replay would be a no-op anyway. It then sweeps the activations
+whose first minutes may have events stored without an outbox row (activation_gaps_sweep).
 
 Segments: `segment_transitions_consume` reads the transitions feed at the "flows" cursor
 (segments.feed), which moves in the same transaction as the enrollments
