@@ -72,17 +72,23 @@ def _steps(flow: Flow, definitions: list[dict]) -> list[dict]:
         )
     )
     has_run = StepRun.objects.filter(enrollment_id=OuterRef("pk"), step_id=OuterRef("step_id"))
-    waiting = (
-        Enrollment.objects.filter(flow=flow, state=EnrollmentState.ACTIVE, step_id__isnull=False)
+    # An enrollment's step_id is the step it is at, or, once it exited or failed, the step it
+    # stopped at (an exit_when before that step ran): it reached that step too.
+    at_step = (
+        Enrollment.objects.filter(flow=flow, step_id__isnull=False)
         .values("step_id")
-        .annotate(waiting=Count("id"), waiting_without_run=Count("id", filter=~Exists(has_run)))
+        .annotate(
+            waiting=Count("id", filter=Q(state=EnrollmentState.ACTIVE)),
+            without_run=Count("id", filter=~Exists(has_run)),
+        )
+        .order_by()
     )
     counts: dict[str, dict] = {}
     for row in runs:
         counts[row["step_id"]] = {key: row[key] for key in ("entered", "completed", "failed")}
-    for row in waiting:
+    for row in at_step:
         step = counts.setdefault(row["step_id"], {"entered": 0, "completed": 0, "failed": 0})
-        step["entered"] += row["waiting_without_run"]  # at it, no run of it written yet
+        step["entered"] += row["without_run"]  # at it, no run of it written (yet)
         step["waiting"] = row["waiting"]
     report = []
     for step_id, step_type, current in _document_order(definitions):

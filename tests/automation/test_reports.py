@@ -85,6 +85,7 @@ def test_steps_count_entered_completed_and_waiting(version):
     _enroll(version, step_id="e1", runs=[("w1", "done"), ("b1", "done"), ("e1", "started")])
     _enroll(version, step_id="w1")
     _enroll(version, state="exited", exit_reason="exit_when", runs=[("w1", "done")])
+    _enroll(version, state="exited", exit_reason="exit_when", step_id="w1")  # before w1 ended
 
     # when
     steps = _steps(flow_report(flow=version.flow))
@@ -94,7 +95,7 @@ def test_steps_count_entered_completed_and_waiting(version):
         "id": "w1",
         "type": "wait",
         "in_current_definition": True,
-        "entered": 4,
+        "entered": 5,
         "completed": 3,
         "waiting": 1,
         "failed": 0,
