@@ -18,6 +18,7 @@ def test_create_a_choice_field(marketer_page, server_url, screenshot):  # noqa: 
 
     page.get_by_label("Label").fill("Plan")
     page.get_by_label("Key").fill("plan")
+    expect(page.get_by_label("Choices")).to_be_hidden()
     page.get_by_label("Type").select_option("choice")
     page.get_by_role("button", name="Create field").click()
     expect(page.locator("#id_choices_error")).to_have_text("A choice field needs choices.")
