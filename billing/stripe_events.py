@@ -103,9 +103,11 @@ def _subscription_change(kind: str, obj: dict, event: dict, occurred_at) -> Bill
     if not obj.get("id"):
         raise NotMappable("The subscription has no id.")
     state = subscription_state(obj, occurred_at)
+    customer = obj.get("customer")
     change = BillingChange(
         occurred_at=occurred_at,
-        customer_id=_id_of(obj.get("customer")),
+        customer_id=_id_of(customer),
+        email=_email(customer) if isinstance(customer, dict) else None,  # when expanded
         subscription=state,
     )
     if kind == "customer.subscription.created":

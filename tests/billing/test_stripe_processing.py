@@ -1,8 +1,11 @@
 """Stripe's documented events become the neutral billing fields and billing.* events."""
 
 import pytest
+import stripe
 
 from billing.models import BillingCustomer, DeliveryStatus, WebhookDelivery
+from billing.stripe_api import stripe_product_name
+from contacts.field_services import custom_field_create
 from contacts.models import Contact, CustomField, Event
 from tests.billing import payloads as p
 from tests.billing.conftest import post_stripe, process_pending
@@ -404,8 +407,6 @@ def test_unknown_customer_waits_without_api_key(client):
 
 
 def test_unknown_customer_is_looked_up_with_the_api_key(client, settings, monkeypatch):
-    import stripe
-
     settings.STRIPE_API_KEY = "rk_test_x"
     looked_up = []
 
@@ -427,3 +428,42 @@ def test_unknown_customer_is_looked_up_with_the_api_key(client, settings, monkey
 
     assert looked_up == [("cus_1", "rk_test_x")]
     assert fields()["billing_status"] == "active"
+
+
+def test_plan_is_the_product_name_with_the_api_key_when_the_price_has_no_nickname(
+    client, settings, monkeypatch
+):
+    settings.STRIPE_API_KEY = "rk_test_x"
+    stripe_product_name.cache_clear()
+    monkeypatch.setattr(
+        stripe.Product, "retrieve", lambda product_id, api_key: {"id": product_id, "name": "Pro"}
+    )
+
+    deliver(
+        client,
+        customer_created(),
+        subscription_event(
+            "evt_c",
+            "customer.subscription.created",
+            p.T0 + 1,
+            items=p.stripe_items((2900, "month", 1, None)),
+        ),
+    )
+    stripe_product_name.cache_clear()
+
+    assert fields()["plan"] == "Pro"
+
+
+def test_a_field_of_another_type_made_by_hand_fails_the_delivery_with_the_reason(client):
+    custom_field_create(key="mrr", label="MRR", type="boolean")
+
+    deliver(
+        client,
+        customer_created(),
+        subscription_event("evt_c", "customer.subscription.created", p.T0 + 1),
+    )
+
+    failed = WebhookDelivery.objects.get(provider_event_id="evt_c")
+    assert failed.status == DeliveryStatus.FAILED
+    assert "fields.mrr" in failed.error
+    assert not Event.objects.exists()
