@@ -19,7 +19,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from django.db import DatabaseError, transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import QuerySet
 
 from automation.conditions import contacts_matching
@@ -59,23 +59,22 @@ def enrollments_advance(*, enrollments: Iterable[Enrollment], now: dt.datetime) 
     """Advance these enrollments as far as they go at `now`, those still due and not held by
     another worker; returns how many advanced. Call it outside a transaction (side effects
     run after commits). The scheduler claims its batches itself (automation.scheduler)."""
-    ids = [enrollment.pk for enrollment in enrollments]
-    with transaction.atomic():
-        locked = list(due_enrollments(now=now).filter(pk__in=ids))
-        effects = steps_run(enrollments=locked, now=now)
+    advanced, effects = _claimed_run([enrollment.pk for enrollment in enrollments], now)
     effects_complete(effects=effects, now=now)
-    return len(locked)
+    return advanced
 
 
 def enrollments_advance_each(*, enrollment_ids: Sequence[int], now: dt.datetime) -> int:
-    """After a batch failed: advance its enrollments one by one, so one that cannot advance
-    (a step raising) fails alone, with the error as its exit reason, and the others go on."""
-    advanced = 0
+    """After a batch failed: run its enrollments' steps one by one, so one that cannot
+    advance (a step raising) fails alone, with the error as its exit reason, and the others
+    go on. Lost connections are not blamed on an enrollment: they raise (the next tick
+    retries)."""
+    advanced, effects = 0, []
     for enrollment_id in enrollment_ids:
         try:
-            advanced += enrollments_advance(enrollments=[Enrollment(pk=enrollment_id)], now=now)
-        except DatabaseError:
-            raise  # the database, not this enrollment: the next tick retries
+            claimed, more = _claimed_run([enrollment_id], now)
+        except (OperationalError, InterfaceError):
+            raise
         except Exception as error:
             logger.exception("Enrollment %s failed at its step", enrollment_id)
             Enrollment.objects.filter(pk=enrollment_id, state=EnrollmentState.ACTIVE).update(
@@ -85,7 +84,20 @@ def enrollments_advance_each(*, enrollment_ids: Sequence[int], now: dt.datetime)
                 next_run_at=None,
                 sleeping=False,
             )
+        else:
+            advanced += claimed
+            effects += more
+    try:
+        effects_complete(effects=effects, now=now)
+    except Exception:  # their leases expire and are settled (a send is never repeated)
+        logger.exception("Recording the side effects of a batch failed")
     return advanced
+
+
+def _claimed_run(enrollment_ids: list[int], now: dt.datetime) -> tuple[int, list[Effect]]:
+    with transaction.atomic():
+        locked = list(due_enrollments(now=now).filter(pk__in=enrollment_ids))
+        return len(locked), steps_run(enrollments=locked, now=now)
 
 
 def steps_run(*, enrollments: Sequence[Enrollment], now: dt.datetime) -> list[Effect]:

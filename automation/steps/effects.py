@@ -136,7 +136,9 @@ def leases_settle(cursors: Sequence[Cursor], run: Run) -> None:
         elif cursor.tree.step(step_run.step_id)["type"] == "send_email":
             _send_settle(step_run, cursor, run)
         else:
-            _finish(step_run, StepRunStatus.FAILED, "retry", {"error": WORKER_LOST}, run)
+            last = step_run.attempt >= settings.FLOW_WEBHOOK_MAX_ATTEMPTS
+            outcome = "failed" if last else "retry"
+            _finish(step_run, StepRunStatus.FAILED, outcome, {"error": WORKER_LOST}, run)
     StepRun.objects.bulk_update(run.finished_runs, ["status", "outcome", "detail", "finished_at"])
     run.finished_runs.clear()
 

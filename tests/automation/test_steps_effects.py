@@ -232,3 +232,19 @@ def test_a_webhook_body_template_error_fails_the_step_without_a_call(endpoint):
     assert "nope" in run.detail["error"]
     assert server.bodies == []
     assert enrollment.state == "completed"
+
+
+def test_a_last_webhook_attempt_lost_with_its_worker_ends_the_step_failed(endpoint):
+    url, server = endpoint  # three attempts at most
+    enrollment = enroll(webhook_flow(url), next_run_at=NOW - dt.timedelta(seconds=1))
+    StepRunFactory(enrollment=enrollment, step_id="hook", attempt=1, status="failed")
+    StepRunFactory(enrollment=enrollment, step_id="hook", attempt=2, status="failed")
+    StepRunFactory(enrollment=enrollment, step_id="hook", attempt=3, status="started")
+
+    scheduler_tick(now=NOW)
+
+    enrollment.refresh_from_db()
+    lost = enrollment.step_runs.get(step_id="hook", attempt=3)
+    assert (lost.status, lost.outcome) == ("failed", "failed")
+    assert server.bodies == []
+    assert enrollment.state == "completed"
