@@ -2,11 +2,15 @@
 
 import datetime as dt
 import json
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import certifi
 import pytest
 
 from automation.rendering import render_context
@@ -248,6 +252,73 @@ def test_the_connection_is_pinned_to_the_checked_address(server, loopback_allowe
     assert result.ok, result.error
     [request] = httpd.received
     assert request["headers"]["Host"] == f"rebind.test:{httpd.server_address[1]}"
+
+
+@pytest.fixture
+def tls_server(tmp_path, monkeypatch):
+    """An HTTPS server on loopback with a self-signed certificate for `name` (made by the
+    openssl command), trusted by httpx for this test, and `name` resolving to loopback."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a certificate")
+    servers = []
+
+    def start(name: str) -> ThreadingHTTPServer:
+        cert, key = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+            + ["-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}"]
+            + ["-keyout", str(key), "-out", str(cert)],
+            check=True,
+            capture_output=True,
+        )
+        monkeypatch.setattr(certifi, "where", lambda: str(cert))
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+        httpd.daemon_threads, httpd.behaviour, httpd.received = True, "ok", []
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        servers.append(httpd)
+        return httpd
+
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host.endswith(".test"):
+            host = "127.0.0.1"
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield start
+    for httpd in servers:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_https_to_the_pinned_address_verifies_the_certificate_of_the_name(tls_server, settings):
+    # the connection goes to 127.0.0.1, yet TLS (SNI and the certificate check) uses the name
+    settings.FLOW_WEBHOOK_ALLOWED_HOSTS = ["webhook.test"]
+    httpd = tls_server("webhook.test")
+
+    result = webhook_call(
+        url=f"https://webhook.test:{httpd.server_address[1]}/hook", body="{}", timeout=5
+    )
+
+    assert result.ok, result.error
+    assert httpd.received[0]["headers"]["Host"] == f"webhook.test:{httpd.server_address[1]}"
+
+
+def test_https_refuses_a_certificate_for_another_name(tls_server, settings):
+    settings.FLOW_WEBHOOK_ALLOWED_HOSTS = ["webhook.test"]
+    httpd = tls_server("other.test")
+
+    result = webhook_call(
+        url=f"https://webhook.test:{httpd.server_address[1]}/hook", body="{}", timeout=5
+    )
+
+    assert (result.ok, result.retryable) == (False, True)
+    assert "certificate" in result.error.lower()
+    assert httpd.received == []
 
 
 def test_a_name_resolving_to_loopback_is_refused_at_call_time(server, settings):
