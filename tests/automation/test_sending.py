@@ -284,6 +284,16 @@ def test_the_email_sent_event_lands_on_the_contact_whose_email_changed_meanwhile
     assert not Contact.objects.filter(email="old@example.com").exists()
 
 
+def test_deliver_queries_grow_by_one_update_per_message(django_assert_max_num_queries):
+    messages = [prepared() for _ in range(10)]
+
+    # one status read, one update per message, then the email.sent batch (a fixed handful)
+    with django_assert_max_num_queries(1 + 10 + 8):
+        messages_deliver(messages=messages, now=NOW)
+
+    assert len(mail.outbox) == 10
+
+
 def test_deliver_twice_sends_once():
     message = prepared()
     stale_copy = Message.objects.get(pk=message.pk)
