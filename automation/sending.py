@@ -51,10 +51,9 @@ def enrollment_message_key(*, enrollment_id: int, step_id: str) -> str:
     return f"enrollment:{enrollment_id}:{step_id}"
 
 
-def _skip_reason(*, enrollment, contact: Contact, template: EmailTemplate, topic: str) -> str:
-    """Why this contact gets no email from this step, in the documented order ("" if none)."""
-    if enrollment.holdout:
-        return "holdout"
+def _skip_reason(*, contact: Contact, template: EmailTemplate, topic: str) -> str:
+    """Why this contact gets no email from this step, in the documented order after the
+    holdout ("" if none)."""
     if not contact.email:
         return "missing_email"
     status = contact.email_status
@@ -77,7 +76,7 @@ def message_prepare(*, enrollment, step: dict, now) -> Message:
     existing = Message.objects.filter(idempotency_key=key).first()
     if existing is not None:
         return existing
-    contact = Contact.objects.prefetch_related("tags").get(pk=enrollment.contact_id)
+    contact = Contact.objects.get(pk=enrollment.contact_id)
     template = EmailTemplate.objects.filter(pk=step.get("template")).first()
     topic = step.get("topic") or ""
     message = Message(
@@ -92,9 +91,11 @@ def message_prepare(*, enrollment, step: dict, now) -> Message:
         from_email=settings.DEFAULT_FROM_EMAIL,
         created_at=now,
     )
+    if enrollment.holdout:
+        return _saved(message, MessageStatus.SKIPPED, "holdout")
     if template is None:
         return _saved(message, MessageStatus.FAILED, f"template {step.get('template')} is gone")
-    reason = _skip_reason(enrollment=enrollment, contact=contact, template=template, topic=topic)
+    reason = _skip_reason(contact=contact, template=template, topic=topic)
     if reason:
         return _saved(message, MessageStatus.SKIPPED, reason)
     message.status = MessageStatus.SENDING

@@ -130,6 +130,17 @@ def test_holdout_is_skipped_first():
     assert (message.status, message.reason) == ("skipped", "holdout")
 
 
+def test_holdout_comes_before_a_deleted_template():
+    template = EmailTemplateFactory()
+    enrollment = EnrollmentFactory(holdout=True)
+    step = send_step(template)
+    template.delete()
+
+    message = message_prepare(enrollment=enrollment, step=step, now=NOW)
+
+    assert (message.status, message.reason) == ("skipped", "holdout")
+
+
 def test_contact_without_email_is_skipped():
     message = prepared(contact=ContactFactory(email=None, external_id="x1"))
 
