@@ -5,6 +5,7 @@ record the billing.* events once per provider event, and rewrite the contact's b
 Invariants:
 - A delivery is processed by one worker at a time: it is claimed with SELECT ... FOR UPDATE
   SKIP LOCKED, and only while pending; everything it writes commits with its new status.
+  Calls to a provider's API happen before the claim, outside any transaction.
 - State only moves forward: a subscription's stored state carries the provider's timestamp
   (`state_at`) and an older event never overwrites it (an equal one does: same moment).
 - billing.* events have idempotency_key "<provider event id>:<name>" under source = provider,
@@ -59,6 +60,19 @@ SWEEP_LIMIT = 500
 def delivery_process(*, delivery_id: int, now: dt.datetime) -> str | None:
     """Process one pending delivery; its new status, or None when it was not pending or
     another worker holds it."""
+    row = (
+        WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING)
+        .values("provider", "payload")
+        .first()
+    )
+    if row is None:
+        return None
+    # Mapping may call the provider's API (Recurly, Stripe look-ups): before any transaction
+    # or lock, so a slow provider holds no database resources.
+    try:
+        change, mapping_error = _map(row["provider"], row["payload"]), None
+    except Exception as exc:  # kept on the row below, to reprocess
+        change, mapping_error = None, exc
     with transaction.atomic():
         delivery = (
             WebhookDelivery.objects.select_for_update(skip_locked=True)
@@ -69,8 +83,10 @@ def delivery_process(*, delivery_id: int, now: dt.datetime) -> str | None:
             return None
         delivery.attempts += 1
         try:
+            if mapping_error is not None:
+                raise mapping_error
             with transaction.atomic():
-                status, customer_id = _apply(delivery)
+                status, customer_id = _apply(delivery, change)
         except Exception as exc:  # any failure is kept on the row, to reprocess
             logger.warning("Billing delivery %s failed", delivery.pk, exc_info=True)
             delivery.status, delivery.error = DeliveryStatus.FAILED, _describe(exc)
@@ -80,6 +96,24 @@ def delivery_process(*, delivery_id: int, now: dt.datetime) -> str | None:
             delivery.processed_at = now if status == DeliveryStatus.PROCESSED else None
         delivery.save(update_fields=["status", "error", "attempts", "customer_id", "processed_at"])
         return delivery.status
+
+
+def _map(provider: str, payload: dict) -> BillingChange | None:
+    """The provider's event as a BillingChange (None: a type Segflow does not use), with the
+    customer's email read from Stripe's API when Segflow cannot map the customer otherwise."""
+    change = MAPPERS[provider](payload)
+    if (
+        change is not None
+        and provider == Provider.STRIPE
+        and settings.STRIPE_API_KEY
+        and change.customer_id
+        and change.email is None
+        and not BillingCustomer.objects.filter(
+            provider=provider, customer_id=change.customer_id
+        ).exists()
+    ):
+        change.email = stripe_customer_email(change.customer_id)
+    return change
 
 
 def deliveries_sweep(*, now: dt.datetime) -> int:
@@ -93,9 +127,8 @@ def deliveries_sweep(*, now: dt.datetime) -> int:
     return len(stale)
 
 
-def _apply(delivery: WebhookDelivery) -> tuple[str, str | None]:
+def _apply(delivery: WebhookDelivery, change: BillingChange | None) -> tuple[str, str | None]:
     provider = delivery.provider
-    change = MAPPERS[provider](delivery.payload)
     if change is None:
         return DeliveryStatus.PROCESSED, None  # an event type Segflow does not use
     contact = _contact_for(provider, change)
@@ -121,9 +154,6 @@ def _contact_for(provider: str, change: BillingChange) -> Contact | None:
         if known is not None:
             return known.contact
     email = change.email
-    stripe_lookup = provider == Provider.STRIPE and bool(settings.STRIPE_API_KEY)
-    if email is None and change.customer_id and stripe_lookup:
-        email = stripe_customer_email(change.customer_id)
     if email is None:
         return None
     try:
