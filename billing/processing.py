@@ -131,6 +131,8 @@ def _apply(delivery: WebhookDelivery, change: BillingChange | None) -> tuple[str
     provider = delivery.provider
     if change is None:
         return DeliveryStatus.PROCESSED, None  # an event type Segflow does not use
+    if change.customer_id is not None and not 0 < len(change.customer_id) <= 255:
+        raise NotMappable("The customer id is empty or longer than 255 characters.")
     contact = _contact_for(provider, change)
     if contact is None:
         if not change.customer_id:

@@ -467,3 +467,14 @@ def test_a_field_of_another_type_made_by_hand_fails_the_delivery_with_the_reason
     assert failed.status == DeliveryStatus.FAILED
     assert "fields.mrr" in failed.error
     assert not Event.objects.exists()
+
+
+def test_an_overlong_customer_id_fails_the_delivery(client):
+    event = customer_created()
+    event["data"]["object"]["id"] = "cus_" + "x" * 300
+
+    deliver(client, event)
+
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == DeliveryStatus.FAILED
+    assert "longer than 255" in delivery.error
