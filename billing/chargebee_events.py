@@ -25,6 +25,7 @@ STATUS = {
     "non_renewing": "active",  # cancels at the end of the term
     "paused": "canceled",
     "cancelled": "canceled",
+    "transferred": "canceled",  # moved to another customer: no longer this one's
 }
 # Event type -> what the subscription was before it, when the type alone says so.
 IMPLIED_PREVIOUS = {
