@@ -30,11 +30,11 @@ from django.db.models import Q
 
 from automation.flow_tree import flow_tree
 from automation.models import Enrollment, EnrollmentState, Flow, FlowStatus, FlowVersion
+from automation.steps.durations import duration_of
 from contacts.models import Contact
 from segflow.queue import wake_on_commit
 
 RUN_DUE_TASK = "automation.tasks.run_due_enrollments"
-DURATION_UNITS = ("days", "hours", "minutes", "seconds")
 
 # (contact_id, trigger_key, trigger_event_id)
 Item = tuple[int, str, int | None]
@@ -106,8 +106,7 @@ def reentry_after(reentry: object) -> dt.timedelta | None:
     """The {"after": {...}} policy's delay; None for "never" / "always"."""
     if not isinstance(reentry, dict) or not isinstance(reentry.get("after"), dict):
         return None
-    after = reentry["after"]
-    return dt.timedelta(**{unit: after[unit] for unit in DURATION_UNITS if unit in after})
+    return duration_of(reentry["after"])
 
 
 def _initial_position(version: FlowVersion, now: dt.datetime):
