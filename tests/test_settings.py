@@ -36,7 +36,10 @@ def test_embedded_broker_keeps_its_files_under_the_runtime_directory(tmp_path):
     env["SEGFLOW_VAR_DIR"] = str(tmp_path / "var")
     script = (
         "import json, segflow.settings as s; "
-        "print(json.dumps([s.CELERY_BROKER_URL, s.CELERY_BROKER_TRANSPORT_OPTIONS]))"
+        "from kombu import Connection; "
+        "transport = Connection(s.CELERY_BROKER_URL, transport=s.CELERY_BROKER_TRANSPORT)"
+        ".transport_cls; "
+        "print(json.dumps([s.CELERY_BROKER_URL, s.CELERY_BROKER_TRANSPORT_OPTIONS, transport]))"
     )
 
     printed = subprocess.run(
@@ -47,9 +50,11 @@ def test_embedded_broker_keeps_its_files_under_the_runtime_directory(tmp_path):
         capture_output=True,
         text=True,
     ).stdout
-    broker_url, options = json.loads(printed)
+    broker_url, options, transport = json.loads(printed)
 
     assert broker_url.startswith("filesystem://")
+    # messages are written whole before a worker can see them (segflow.filesystem_broker)
+    assert transport == "segflow.filesystem_broker:Transport"
     folders = {key: value for key, value in options.items() if "folder" in key}
     assert set(folders) >= {"data_folder_in", "data_folder_out", "control_folder"}
     assert all(Path(folder).is_relative_to(tmp_path / "var") for folder in folders.values())
