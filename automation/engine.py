@@ -124,9 +124,12 @@ def effects_complete(*, effects: list[Effect], now: dt.datetime) -> None:
 
 
 def _effects_record(effects: list[Effect], now: dt.datetime) -> list[Effect]:
+    """Record the performed effects and run the steps that follow. An enrollment that ended
+    meanwhile (its flow archived) gets its outcome recorded only; one whose flow was paused
+    meanwhile moves to its next step and waits there, due, for the flow to resume."""
     locked = (
         Enrollment.objects.select_for_update()
-        .filter(pk__in=[e.enrollment_id for e in effects], state=EnrollmentState.ACTIVE)
+        .filter(pk__in=[e.enrollment_id for e in effects])
         .order_by("pk")
     )
     enrollments = {enrollment.pk: enrollment for enrollment in locked}
@@ -140,10 +143,14 @@ def _effects_record(effects: list[Effect], now: dt.datetime) -> list[Effect]:
     for effect in effects:
         enrollment = enrollments.get(effect.enrollment_id)
         step_run = step_runs.get((effect.enrollment_id, effect.step["id"], effect.step_run.attempt))
-        if enrollment is None or step_run is None or enrollment.step_id != effect.step["id"]:
+        if enrollment is None or step_run is None:
             continue  # settled meanwhile (its lease expired and another worker took it)
+        if enrollment.state != EnrollmentState.ACTIVE or enrollment.step_id != effect.step["id"]:
+            effect_record(effect, None, step_run, run)
+            continue
         cursor = Cursor(enrollment, trees[enrollment.version_id], now)
         effect_record(effect, cursor, step_run, run)
+        cursor.settled = cursor.settled or enrollment.flow.status != FlowStatus.ACTIVE
         cursors.append(cursor)
     _steps_loop(cursors, run)
     _save(cursors, run)

@@ -94,25 +94,32 @@ def effects_perform(*, effects: Sequence[Effect], now: dt.datetime) -> None:
             call.result = result
 
 
-def effect_record(effect: Effect, cursor: Cursor, step_run: StepRun, run: Run) -> None:
-    """Record a performed effect on its (locked, still started) StepRun and move on: a
-    retryable webhook failure waits for its next attempt, any other failure goes on."""
+def effect_record(effect: Effect, cursor: Cursor | None, step_run: StepRun, run: Run) -> None:
+    """Record a performed effect on its (locked, still started) StepRun and move the cursor
+    on: a retryable webhook failure waits for its next attempt, any other outcome goes on.
+    Without a cursor (the enrollment ended meanwhile) only the outcome is recorded."""
     if effect.message is not None:
         status = Message.objects.filter(pk=effect.message.pk).values_list("status", flat=True)
         outcome = status.first() or MessageStatus.UNKNOWN
         _finish(step_run, StepRunStatus.DONE, outcome, {"message_id": effect.message.pk}, run)
-        cursor.advance(record=False)
+        if cursor is not None:
+            cursor.advance(record=False)
         return
     result = effect.result
     detail = {"status_code": result.status_code, "excerpt": result.excerpt, "error": result.error}
     if result.ok:
         _finish(step_run, StepRunStatus.DONE, "ok", detail, run)
-        cursor.advance(record=False)
-    elif result.retryable and step_run.attempt < settings.FLOW_WEBHOOK_MAX_ATTEMPTS:
+    elif (
+        cursor is not None
+        and result.retryable
+        and step_run.attempt < settings.FLOW_WEBHOOK_MAX_ATTEMPTS
+    ):
         _finish(step_run, StepRunStatus.FAILED, "retry", detail, run)
         cursor.hold(run.now + retry_delay(step_run.attempt))
+        return
     else:
         _finish(step_run, StepRunStatus.FAILED, "failed", detail, run)
+    if cursor is not None:
         cursor.advance(record=False)
 
 

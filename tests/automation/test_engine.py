@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from automation import steps
 from automation.engine import enrollments_advance
-from automation.models import Message
+from automation.models import Enrollment, Message
 from automation.scheduler import scheduler_tick
 from tests.automation.engine_helpers import NOW, enroll, flow_version, visited
 from tests.factories import ContactFactory, EmailTemplateFactory
@@ -83,3 +83,54 @@ def test_a_batch_at_one_wait_costs_the_same_queries_for_5_or_50_enrollments():
 
     # claim, versions, flows, step runs, enrollments (+ savepoints): none per enrollment
     assert batch_queries(5) == batch_queries(50) <= 10
+
+
+def deliver_after(monkeypatch, change):
+    """The flow changes while the batch's messages are being delivered."""
+    from automation import sending
+
+    deliver = sending.messages_deliver
+
+    def changed_then_delivered(*, messages, now):
+        change()
+        deliver(messages=messages, now=now)
+
+    monkeypatch.setattr(sending, "messages_deliver", changed_then_delivered)
+
+
+def two_emails():
+    return flow_version(
+        [
+            {"id": "one", "type": "send_email", "template": EmailTemplateFactory().pk},
+            {"id": "two", "type": "send_email", "template": EmailTemplateFactory().pk},
+        ]
+    )
+
+
+def test_a_flow_paused_during_a_send_records_it_and_waits_at_the_next_step(outbox, monkeypatch):
+    version = two_emails()
+    enrollment = enroll(version)
+    deliver_after(monkeypatch, lambda: type(version.flow).objects.update(status="paused"))
+
+    enrollments_advance(enrollments=[enrollment], now=NOW)
+
+    enrollment.refresh_from_db()
+    assert len(outbox) == 1
+    assert visited(enrollment) == [("one", "sent")]
+    assert (enrollment.step_id, enrollment.next_run_at, enrollment.sleeping) == ("two", NOW, False)
+
+
+def test_an_enrollment_ended_during_a_send_gets_the_outcome_recorded_only(outbox, monkeypatch):
+    version = two_emails()
+    enrollment = enroll(version)
+    deliver_after(
+        monkeypatch,
+        lambda: Enrollment.objects.update(state="exited", exit_reason="flow_archived"),
+    )
+
+    enrollments_advance(enrollments=[enrollment], now=NOW)
+
+    enrollment.refresh_from_db()
+    assert visited(enrollment) == [("one", "sent")]
+    assert enrollment.step_runs.get().status == "done"
+    assert (enrollment.state, enrollment.step_id) == ("exited", "one")
