@@ -20,6 +20,9 @@ SQLITE_RUN = [
     "tests/segments/test_sqlite_drain.py",
     "tests/segments/test_feed.py",
     "tests/segments/test_contact_deletion.py",
+    "tests/automation/test_enrollment.py",
+    "tests/automation/test_triggers.py",
+    "tests/automation/test_segment_triggers.py",
 ]
 
 

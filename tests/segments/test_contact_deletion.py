@@ -89,12 +89,12 @@ def test_the_left_transitions_outlive_the_contact_in_the_feed():
     ann_id = ann.pk
     france = evaluated("France", IN_FRANCE)
     with transaction.atomic():
-        transitions_claim(consumer="flows", limit=10)  # the consumer starts here
+        transitions_claim(consumer="webhooks", limit=10)  # the consumer starts here
 
     contact_delete(contact=ann)
 
     with transaction.atomic():
-        rows = transitions_claim(consumer="flows", limit=10)
+        rows = transitions_claim(consumer="webhooks", limit=10)
     assert [(row.segment_id, row.contact_id, row.kind) for row in rows] == [
         (france.pk, ann_id, "left")
     ]
