@@ -201,6 +201,9 @@ class _Endpoint(http.server.ThreadingHTTPServer):
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
         self.thread.start()
 
+    def handle_error(self, request, client_address) -> None:
+        """A client that gave up on a hanging answer closed its end: expected, not noise."""
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/hook"
