@@ -12,17 +12,20 @@ Invariants:
 """
 
 import logging
+import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from email.utils import make_msgid, parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db.models import Q
+from django.db import connection as db
+from django.db.models import Case, Q, Value, When, prefetch_related_objects
 from django.utils import timezone
 
 from automation import tokens
-from automation.models import EmailTemplate, Message, MessageStatus
+from automation.models import EmailTemplate, Enrollment, Flow, Message, MessageStatus
 from automation.rendering import (
     RenderedEmail,
     TemplateRecord,
@@ -33,7 +36,7 @@ from automation.rendering import (
 )
 from contacts.ingest import EventInput, events_ingest
 from contacts.models import Contact, EmailStatus, Event
-from contacts.selectors import contact_topic_subscribed
+from contacts.selectors import contacts_topic_subscribed
 
 logger = logging.getLogger(__name__)
 
@@ -45,92 +48,236 @@ _SUPPRESSED = {
     EmailStatus.COMPLAINED: "complained",
 }
 _REASON_MAX = Message._meta.get_field("reason").max_length
+CONTENT_FIELDS = ["subject", "html", "text", "headers"]
+INSERT_ROWS_MAX = 1000
+# Delivery outcomes are written every FLUSH_MESSAGES messages or FLUSH_SECONDS, whichever first.
+FLUSH_MESSAGES = 500
+FLUSH_SECONDS = 1.0
 
 
 def enrollment_message_key(*, enrollment_id: int, step_id: str) -> str:
     return f"enrollment:{enrollment_id}:{step_id}"
 
 
-def _skip_reason(*, contact: Contact, template: EmailTemplate, topic: str) -> str:
-    """Why this contact gets no email from this step, in the documented order after the
-    holdout ("" if none)."""
-    if not contact.email:
-        return "missing_email"
-    status = contact.email_status
-    if status in _SUPPRESSED and not (
-        template.transactional and status == EmailStatus.UNSUBSCRIBED
-    ):
-        return _SUPPRESSED[status]
-    if topic and not template.transactional:
-        subscribed = contact_topic_subscribed(contact_id=contact.pk, topic_key=topic)
-        if not subscribed:  # opted out, or the topic was deleted: nobody opted in
-            return f"opted_out:{topic}"
-    return ""
-
-
 def message_prepare(*, enrollment, step: dict, now) -> Message:
     """The Message of a send_email step (inside the caller's transaction): "sending" with
     its rendered content and headers, or "skipped" / "failed" with the reason; for a key
-    that already has a row, that row (a replay)."""
-    key = enrollment_message_key(enrollment_id=enrollment.pk, step_id=step["id"])
-    existing = Message.objects.filter(idempotency_key=key).first()
-    if existing is not None:
-        return existing
-    contact = Contact.objects.get(pk=enrollment.contact_id)
-    template = EmailTemplate.objects.filter(pk=step.get("template")).first()
-    topic = step.get("topic") or ""
-    message = Message(
-        contact=contact,
-        template=template,
-        flow_id=enrollment.flow_id,
-        enrollment=enrollment,
-        step_id=step["id"],
-        idempotency_key=key,
-        topic=topic,
-        to_email=contact.email or "",
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        created_at=now,
-    )
-    if enrollment.holdout:
-        return _saved(message, MessageStatus.SKIPPED, "holdout")
-    if template is None:
-        return _saved(message, MessageStatus.FAILED, f"template {step.get('template')} is gone")
-    reason = _skip_reason(contact=contact, template=template, topic=topic)
-    if reason:
-        return _saved(message, MessageStatus.SKIPPED, reason)
-    message.status = MessageStatus.SENDING
-    message.save(force_insert=True)  # its id signs the unsubscribe link
-    event = None
-    if enrollment.trigger_event_id is not None:
-        event = Event.objects.filter(pk=enrollment.trigger_event_id).first()
-    context = render_context(
-        contact=contact,
-        event=event,
-        flow=enrollment.flow,
-        contact_id=contact.pk,
-        message_id=message.pk,
-    )
-    return _rendered(message, template=template, context=context)
+    that already has a row, that row (a replay). One item of `messages_prepare`."""
+    return messages_prepare(items=[(enrollment, step)], now=now)[0]
 
 
-def _saved(message: Message, status: str, reason: str) -> Message:
+def messages_prepare(*, items: Sequence[tuple[Enrollment, dict]], now) -> list[Message]:
+    """The Messages of a batch of (enrollment, send_email step), in the order of `items`,
+    inside the caller's transaction; as `message_prepare` for each, in a fixed number of
+    queries whatever the batch's size (the rows existing, contacts, their tags, templates,
+    topic choices, trigger events, flows, then one insert)."""
+    keys = [enrollment_message_key(enrollment_id=e.pk, step_id=step["id"]) for e, step in items]
+    by_key = {m.idempotency_key: m for m in Message.objects.filter(idempotency_key__in=keys)}
+    new = {}  # a key twice in one batch is one message (the second is a replay)
+    for key, (enrollment, step) in zip(keys, items, strict=True):
+        if key not in by_key:
+            new.setdefault(key, (enrollment, step))
+    if new:
+        by_key.update(_messages_create(new, now=now))
+    return [by_key[key] for key in keys]
+
+
+@dataclass(eq=False, slots=True)
+class _Draft:
+    message: Message
+    enrollment: Enrollment
+    contact: Contact
+    template: EmailTemplate | None
+
+
+def _messages_create(new: dict[str, tuple[Enrollment, dict]], *, now) -> dict[str, Message]:
+    enrollments = [enrollment for enrollment, _ in new.values()]
+    contacts = Contact.objects.in_bulk({e.contact_id for e in enrollments})
+    template_ids = {step.get("template") for _, step in new.values()} - {None}
+    templates = EmailTemplate.objects.in_bulk(template_ids) if template_ids else {}
+    drafts = []
+    for key, (enrollment, step) in new.items():
+        contact = contacts.get(enrollment.contact_id)
+        if contact is None:
+            raise Contact.DoesNotExist(f"contact {enrollment.contact_id} of {key}")
+        template = templates.get(step.get("template"))
+        message = Message(
+            contact=contact,
+            template=template,
+            flow_id=enrollment.flow_id,
+            enrollment=enrollment,
+            step_id=step["id"],
+            idempotency_key=key,
+            topic=step.get("topic") or "",
+            to_email=contact.email or "",
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            created_at=now,
+            status=MessageStatus.SENDING,
+        )
+        if enrollment.holdout:
+            _decide(message, MessageStatus.SKIPPED, "holdout")
+        elif template is None:
+            _decide(message, MessageStatus.FAILED, f"template {step.get('template')} is gone")
+        drafts.append(_Draft(message, enrollment, contact, template))
+    _skips_decide([d for d in drafts if d.message.status == MessageStatus.SENDING])
+    to_render = [d for d in drafts if d.message.status == MessageStatus.SENDING]
+    if _ids_reserve([d.message for d in drafts]):  # ids known: render, then one insert
+        _drafts_render(to_render)
+        return _inserted([d.message for d in drafts])
+    # No ids before the insert (SQLite): insert, render, then write the content.
+    created = _inserted([d.message for d in drafts])
+    to_render = [d for d in to_render if created[d.message.idempotency_key] is d.message]
+    _drafts_render(to_render)
+    if to_render:
+        Message.objects.bulk_update(
+            [d.message for d in to_render], ["status", "reason", *CONTENT_FIELDS]
+        )
+    return created
+
+
+def _decide(message: Message, status: str, reason: str) -> None:
     message.status = status
     message.reason = reason[:_REASON_MAX]
-    message.save(force_insert=True)
-    return message
+
+
+def _skips_decide(drafts: list[_Draft]) -> None:
+    """Skip the drafts whose contact gets no email from the step, in the documented order
+    after the holdout: missing email, suppressed address, opted out of the step's topic."""
+    topical = []
+    for draft in drafts:
+        contact, template = draft.contact, draft.template
+        if not contact.email:
+            _decide(draft.message, MessageStatus.SKIPPED, "missing_email")
+            continue
+        status = contact.email_status
+        if status in _SUPPRESSED and not (
+            template.transactional and status == EmailStatus.UNSUBSCRIBED
+        ):
+            _decide(draft.message, MessageStatus.SKIPPED, _SUPPRESSED[status])
+            continue
+        if draft.message.topic and not template.transactional:
+            topical.append(draft)
+    if not topical:
+        return
+    subscribed = contacts_topic_subscribed(
+        contact_ids={d.contact.pk for d in topical}, topic_keys={d.message.topic for d in topical}
+    )
+    for draft in topical:
+        topic = draft.message.topic
+        if not subscribed.get((draft.contact.pk, topic)):  # opted out, or no such topic
+            _decide(draft.message, MessageStatus.SKIPPED, f"opted_out:{topic}")
+
+
+def _ids_reserve(messages: list[Message]) -> bool:
+    """Give the messages their ids from the table's sequence (PostgreSQL; one query), so
+    they render (their id signs the links) before the one insert. False elsewhere."""
+    if db.vendor != "postgresql":
+        return False
+    table, column = Message._meta.db_table, Message._meta.pk.column
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [table, column, len(messages)],
+        )
+        for message, (pk,) in zip(messages, cursor.fetchall(), strict=True):
+            message.pk = pk
+    return True
+
+
+def _inserted(messages: list[Message]) -> dict[str, Message]:
+    """Insert the messages, skipping any whose key another transaction wrote meanwhile
+    (INSERT ... ON CONFLICT DO NOTHING RETURNING, PostgreSQL and SQLite alike: the rows
+    returned are the ones that won); the losers' keys map to the rows in the database,
+    unchanged (a replay)."""
+    with_pk = messages[0].pk is not None  # ids reserved beforehand
+    fields = [f for f in Message._meta.concrete_fields if with_pk or not f.primary_key]
+    size = INSERT_ROWS_MAX
+    if db.features.max_query_params:
+        size = min(size, db.features.max_query_params // len(fields))
+    won: dict[str, int] = {}
+    with db.cursor() as cursor:
+        for start in range(0, len(messages), size):
+            batch = messages[start : start + size]
+            cursor.execute(
+                _insert_sql(fields, len(batch)),
+                [
+                    field.get_db_prep_save(field.pre_save(message, True), db)
+                    for message in batch
+                    for field in fields
+                ],
+            )
+            won.update((key, pk) for pk, key in cursor.fetchall())
+    result, lost = {}, []
+    for message in messages:
+        key = message.idempotency_key
+        if key in won:
+            message.pk = won[key]
+            message._state.adding, message._state.db = False, db.alias
+            result[key] = message
+        else:
+            lost.append(key)
+    if lost:
+        result.update(
+            (m.idempotency_key, m) for m in Message.objects.filter(idempotency_key__in=lost)
+        )
+    return result
+
+
+def _insert_sql(fields: list, rows: int) -> str:
+    qn = db.ops.quote_name
+    columns = ", ".join(qn(field.column) for field in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    key, pk = qn("idempotency_key"), qn(Message._meta.pk.column)
+    return (
+        f"INSERT INTO {qn(Message._meta.db_table)} ({columns}) VALUES {', '.join([row] * rows)}"
+        f" ON CONFLICT ({key}) DO NOTHING RETURNING {pk}, {key}"
+    )
+
+
+def _drafts_render(drafts: list[_Draft]) -> None:
+    """Render each "sending" draft (its id known): its content, or failed with the template
+    error. The contacts' tags, the trigger events and the flows are read once (a query
+    each, when not loaded already)."""
+    if not drafts:
+        return
+    prefetch_related_objects(list({d.contact.pk: d.contact for d in drafts}.values()), "tags")
+    event_ids = {d.enrollment.trigger_event_id for d in drafts} - {None}
+    events = Event.objects.in_bulk(event_ids) if event_ids else {}
+    unloaded = [d.enrollment for d in drafts if not Enrollment.flow.is_cached(d.enrollment)]
+    if unloaded:
+        flows = Flow.objects.only("id", "name").in_bulk({e.flow_id for e in unloaded})
+        for enrollment in unloaded:
+            enrollment.flow = flows[enrollment.flow_id]
+    for draft in drafts:
+        enrollment = draft.enrollment
+        context = render_context(
+            contact=draft.contact,
+            event=events.get(enrollment.trigger_event_id),
+            flow=enrollment.flow,
+            contact_id=draft.contact.pk,
+            message_id=draft.message.pk,
+        )
+        _render_into(draft.message, template=draft.template, context=context)
+
+
+def _render_into(message: Message, *, template: EmailTemplate, context: dict) -> bool:
+    """Fill a "sending" message with its content (True), or fail it with the template
+    error (False)."""
+    try:
+        rendered = template_render(template=template, context=context)
+    except TemplateRenderError as exc:
+        _decide(message, MessageStatus.FAILED, exc.reason)
+        return False
+    _fill(message, rendered, marketing=not template.transactional)
+    return True
 
 
 def _rendered(message: Message, *, template: EmailTemplate, context: dict) -> Message:
     """Fill a saved "sending" message with its content, or fail it with the template error."""
-    try:
-        rendered = template_render(template=template, context=context)
-    except TemplateRenderError as exc:
-        message.status = MessageStatus.FAILED
-        message.reason = exc.reason[:_REASON_MAX]
+    if _render_into(message, template=template, context=context):
+        message.save(update_fields=CONTENT_FIELDS)
+    else:
         message.save(update_fields=["status", "reason"])
-        return message
-    _fill(message, rendered, marketing=not template.transactional)
-    message.save(update_fields=["subject", "html", "text", "headers"])
     return message
 
 
@@ -193,8 +340,10 @@ def _hand_off(email: EmailMultiAlternatives) -> tuple[bool, str, str]:
 
 def messages_deliver(*, messages: Sequence[Message], now) -> None:
     """Hand the "sending" messages to the email backend over one connection (outside any
-    transaction), record each outcome on the row and on the given objects, then record an
-    email.sent event per message sent (test sends excepted)."""
+    transaction) and record each outcome on the rows and on the given objects, with an
+    email.sent event per message sent (test sends excepted). Outcomes are written in
+    bulk every FLUSH_MESSAGES messages or FLUSH_SECONDS: a process killed mid-batch leaves
+    at most that window "sending", which the engine settles as "unknown" (never re-sent)."""
     candidates = {m.pk: m for m in messages if m.status == MessageStatus.SENDING}
     if not candidates:
         return
@@ -203,28 +352,97 @@ def messages_deliver(*, messages: Sequence[Message], now) -> None:
             "pk", flat=True
         )
     )
-    sent: list[Message] = []
-    connection = get_connection()
+    outcomes = _Outcomes(now=now)
+    backend = get_connection()
     opened, open_error = False, ""
     try:
         for pk in sorted(still_sending):
             message = candidates[pk]
             if not opened and not open_error:
-                opened, open_error = _open(connection)
+                opened, open_error = _open(backend)
             if open_error:  # the server is unreachable: fail the batch, not retry per message
-                _record_failed(message, error=open_error)
+                outcomes.failed(message, error=open_error)
                 continue
-            accepted, provider_id, error = _hand_off(_email_of(message, connection))
+            accepted, provider_id, error = _hand_off(_email_of(message, backend))
             if accepted:
-                _record_sent(message, provider_id=provider_id, now=now)
-                sent.append(message)
+                outcomes.sent(message, provider_id=provider_id)
             else:
-                _record_failed(message, error=error)
-                _reset(connection)
+                outcomes.failed(message, error=error)
+                _reset(backend)
                 opened = False
     finally:
-        _reset(connection)
-    _record_sent_events([m for m in sent if not m.is_test and m.contact_id], now=now)
+        _reset(backend)
+        outcomes.flush()
+
+
+class _Outcomes:
+    """Outcomes of a delivery not written yet, written in bulk: one UPDATE for the sent, one
+    for the failed, one events_ingest for their email.sent events per flush."""
+
+    def __init__(self, *, now):
+        self.now = now
+        self._sent: list[tuple[Message, str]] = []
+        self._failed: list[tuple[Message, str]] = []
+        self._flushed_at = time.monotonic()
+
+    def sent(self, message: Message, *, provider_id: str) -> None:
+        self._sent.append((message, provider_id))
+        self._maybe_flush()
+
+    def failed(self, message: Message, *, error: str) -> None:
+        self._failed.append((message, error[:_REASON_MAX]))
+        self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
+        pending = len(self._sent) + len(self._failed)
+        if pending >= FLUSH_MESSAGES or time.monotonic() - self._flushed_at >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        sent, failed, now = self._sent, self._failed, self.now
+        self._sent, self._failed, self._flushed_at = [], [], time.monotonic()
+        if sent:
+            _sent_record(sent, now=now)
+        if failed:
+            _failed_record(failed)
+        _record_sent_events([m for m, _ in sent if not m.is_test and m.contact_id], now=now)
+
+
+def _by_pk(values: dict[int, str], default: str):
+    """One value per row in one statement (a CASE), or the value when they are all alike."""
+    distinct = set(values.values())
+    if len(distinct) == 1:
+        return next(iter(distinct))
+    return Case(*(When(pk=pk, then=Value(v)) for pk, v in values.items()), default=Value(default))
+
+
+def _sent_record(sent: list[tuple[Message, str]], *, now) -> None:
+    # "unknown" too: if the lease ran out while we were sending, the truth is "sent".
+    provider_ids = {message.pk: provider_id for message, provider_id in sent}
+    Message.objects.filter(
+        Q(status=MessageStatus.SENDING) | Q(status=MessageStatus.UNKNOWN), pk__in=provider_ids
+    ).update(
+        status=MessageStatus.SENT,
+        sent_at=now,
+        provider_message_id=_by_pk(provider_ids, ""),
+        reason="",
+    )
+    for message, provider_id in sent:
+        message.status, message.sent_at, message.provider_message_id, message.reason = (
+            MessageStatus.SENT,
+            now,
+            provider_id,
+            "",
+        )
+
+
+def _failed_record(failed: list[tuple[Message, str]]) -> None:
+    reasons = {message.pk: reason for message, reason in failed}
+    Message.objects.filter(pk__in=reasons, status=MessageStatus.SENDING).update(
+        status=MessageStatus.FAILED, reason=_by_pk(reasons, "")
+    )
+    for message, reason in failed:
+        message.status, message.reason = MessageStatus.FAILED, reason
 
 
 def _open(connection) -> tuple[bool, str]:
@@ -243,27 +461,6 @@ def _reset(connection) -> None:
         connection.close()
     except Exception:  # closing a broken connection may fail too; the next send reopens
         logger.debug("closing the email connection failed", exc_info=True)
-
-
-def _record_sent(message: Message, *, provider_id: str, now) -> None:
-    # "unknown" too: if the lease ran out while we were sending, the truth is "sent".
-    Message.objects.filter(
-        Q(status=MessageStatus.SENDING) | Q(status=MessageStatus.UNKNOWN), pk=message.pk
-    ).update(status=MessageStatus.SENT, sent_at=now, provider_message_id=provider_id, reason="")
-    message.status, message.sent_at, message.provider_message_id, message.reason = (
-        MessageStatus.SENT,
-        now,
-        provider_id,
-        "",
-    )
-
-
-def _record_failed(message: Message, *, error: str) -> None:
-    reason = error[:_REASON_MAX]
-    Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
-        status=MessageStatus.FAILED, reason=reason
-    )
-    message.status, message.reason = MessageStatus.FAILED, reason
 
 
 def _record_sent_events(messages: list[Message], *, now) -> None:

@@ -1,9 +1,9 @@
 """Reads of contacts and events for the API and the UI."""
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import FilteredRelation, OuterRef, Q, QuerySet, Subquery
 
 from contacts.models import (
     Contact,
@@ -75,3 +75,27 @@ def contact_topic_subscribed(*, contact_id: int, topic_key: str) -> bool | None:
     if choice_status is None:
         return default_opt_in
     return choice_status == SubscriptionStatus.SUBSCRIBED
+
+
+def contacts_topic_subscribed(
+    *, contact_ids: Collection[int], topic_keys: Collection[str]
+) -> dict[tuple[int, str], bool]:
+    """`contact_topic_subscribed` for many contacts and topics in one query: {(contact id,
+    topic key): subscribed}; pairs of a topic that does not exist are absent."""
+    choices = FilteredRelation(
+        "contactsubscription", condition=Q(contactsubscription__contact_id__in=contact_ids)
+    )
+    rows = (
+        SubscriptionTopic.objects.filter(key__in=topic_keys)
+        .annotate(choice=choices)
+        .values_list("key", "default_opt_in", "choice__contact_id", "choice__status")
+    )
+    defaults, subscribed = {}, {}
+    for key, default_opt_in, contact_id, status in rows:
+        defaults[key] = default_opt_in
+        if contact_id is not None:
+            subscribed[contact_id, key] = status == SubscriptionStatus.SUBSCRIBED
+    for contact_id in contact_ids:
+        for key, default_opt_in in defaults.items():
+            subscribed.setdefault((contact_id, key), default_opt_in)
+    return subscribed

@@ -42,10 +42,13 @@ class Effect:
 
 
 def run_send_email(cursors: Sequence[Cursor], step: dict, run: Run) -> None:
-    """A holdout enrollment walks this step too: message_prepare records it skipped."""
-    for cursor in cursors:
-        step_run = cursor.record(status=StepRunStatus.STARTED)
-        message = sending.message_prepare(enrollment=cursor.enrollment, step=step, now=run.now)
+    """A holdout enrollment walks this step too: its message is recorded skipped. The
+    group's messages are prepared together (a fixed number of queries)."""
+    step_runs = [cursor.record(status=StepRunStatus.STARTED) for cursor in cursors]
+    messages = sending.messages_prepare(
+        items=[(cursor.enrollment, step) for cursor in cursors], now=run.now
+    )
+    for cursor, step_run, message in zip(cursors, step_runs, messages, strict=True):
         if message.status == MessageStatus.SENDING:
             cursor.hold(run.now + dt.timedelta(seconds=settings.FLOW_STEP_LEASE_SECONDS))
             run.effects.append(Effect(cursor.enrollment.pk, step, step_run, message=message))
