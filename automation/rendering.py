@@ -98,7 +98,21 @@ def _autoescape(template_name: str | None) -> bool:
     return template_name == "html"
 
 
-environment = SegflowSandbox(
+class RecordSandbox(SegflowSandbox):
+    """The sandbox, with a record's keys read directly: they hold plain data (JSON-like
+    values, strings, dates, numbers), never functions or Python internals, so the sandbox's
+    per-value checks (the costliest part of a render) are skipped for them. Anything else,
+    `_` names and callables included, takes the sandbox's full path."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is TemplateRecord and type(attribute) is str and attribute[:1] != "_":
+            value = dict.get(obj, attribute, missing)
+            if value is not missing and not callable(value):
+                return value
+        return super().getattr(obj, attribute)
+
+
+environment = RecordSandbox(
     autoescape=_autoescape, undefined=NamedStrictUndefined, keep_trailing_newline=True
 )
 environment.policies["json.dumps_kwargs"] = {"sort_keys": True, "default": _json_default}
