@@ -1,18 +1,23 @@
 import datetime as dt
 import email
 import email.policy
+import threading
 
 import pytest
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+from django.db import connection, transaction
 from django.test import override_settings
 
+from automation import sending
 from automation.models import Message
 from automation.sending import (
+    enrollment_message_key,
     message_mark_unknown,
     message_prepare,
     message_send_test,
     messages_deliver,
+    messages_prepare,
 )
 from automation.tokens import unsubscribe_token_read
 from contacts.models import Contact, Event
@@ -235,15 +240,137 @@ def test_deleted_template_fails_the_message():
     assert "is gone" in message.reason
 
 
-def test_prepare_query_count_is_bounded(django_assert_max_num_queries):
-    template = EmailTemplateFactory()
-    contact = ContactFactory()
-    event = EventFactory(contact=contact)
-    enrollment = EnrollmentFactory(contact=contact, trigger_event=event)
-    SubscriptionTopicFactory(key="news")
+# --- messages_prepare (a batch) --------------------------------------------------------------
 
-    with django_assert_max_num_queries(8):
-        message_prepare(enrollment=enrollment, step=send_step(template, topic="news"), now=NOW)
+
+def enrollments_with_events(count: int, **contact) -> list:
+    """`count` enrollments of one flow version, each with its contact (tagged) and event."""
+    first = EnrollmentFactory(contact=ContactFactory(**contact))
+    enrollments = [first] + [
+        EnrollmentFactory(version=first.version, contact=ContactFactory(**contact))
+        for _ in range(count - 1)
+    ]
+    for enrollment in enrollments:
+        enrollment.contact.tags.create(name=f"tag-{enrollment.contact_id}")
+        enrollment.trigger_event = EventFactory(contact=enrollment.contact, properties={"n": 1})
+    return enrollments
+
+
+def test_prepare_batch_returns_one_message_per_item_in_order_and_replays_existing_rows():
+    template = EmailTemplateFactory(subject="Hi {{ contact.email }}")
+    step = send_step(template)
+    enrollments = [EnrollmentFactory() for _ in range(3)]
+    earlier = message_prepare(enrollment=enrollments[1], step=step, now=NOW)
+    Message.objects.filter(pk=earlier.pk).update(subject="as it was")
+
+    messages = messages_prepare(items=[(e, step) for e in enrollments], now=NOW)
+
+    assert [m.idempotency_key for m in messages] == [
+        enrollment_message_key(enrollment_id=e.pk, step_id=step["id"]) for e in enrollments
+    ]
+    assert (messages[1].pk, messages[1].subject) == (earlier.pk, "as it was")
+    assert [m.subject for m in (messages[0], messages[2])] == [
+        f"Hi {enrollments[0].contact.email}",
+        f"Hi {enrollments[2].contact.email}",
+    ]
+    assert Message.objects.count() == 3
+    assert all(m.pk == Message.objects.get(idempotency_key=m.idempotency_key).pk for m in messages)
+
+
+def test_prepare_batch_decides_each_item_as_alone():
+    news = SubscriptionTopicFactory(key="news", default_opt_in=True)
+    news_out, news_in = ContactFactory(fields={"plan": "pro"}), ContactFactory(fields={"plan": "a"})
+    ContactSubscriptionFactory(contact=news_out, topic=news, status="unsubscribed")
+    ContactSubscriptionFactory(contact=news_in, topic=news, status="subscribed")
+    template = EmailTemplateFactory(html="<p>{{ contact.fields.plan }}</p>")
+    cases = {
+        "holdout": EnrollmentFactory(holdout=True),
+        "missing_email": EnrollmentFactory(contact=ContactFactory(email=None, external_id="x9")),
+        "bounced": EnrollmentFactory(contact=ContactFactory(email_status="bounced")),
+        "opted_out": EnrollmentFactory(contact=news_out),
+        "subscribed": EnrollmentFactory(contact=news_in),
+        "failed": EnrollmentFactory(contact=ContactFactory(fields={})),
+        "default": EnrollmentFactory(contact=ContactFactory(fields={"plan": "team"})),
+    }
+    step = send_step(template, topic="news")
+
+    messages = messages_prepare(items=[(e, step) for e in cases.values()], now=NOW)
+
+    outcome = {case: (m.status, m.reason) for case, m in zip(cases, messages, strict=True)}
+    assert outcome["holdout"] == ("skipped", "holdout")
+    assert outcome["missing_email"] == ("skipped", "missing_email")
+    assert outcome["bounced"] == ("skipped", "bounced")
+    assert outcome["opted_out"] == ("skipped", "opted_out:news")
+    assert outcome["subscribed"] == ("sending", "")
+    assert outcome["failed"][0] == "failed"
+    assert "'contact.fields' has no attribute 'plan'" in outcome["failed"][1]
+    assert outcome["default"] == ("sending", "")  # no choice of its own: the topic's default
+    stored = dict(Message.objects.values_list("pk", "status"))
+    assert stored == {m.pk: m.status for m in messages}
+
+
+def test_prepare_batch_with_a_key_twice_makes_one_message():
+    enrollment = EnrollmentFactory()
+    step = send_step(EmailTemplateFactory())
+
+    first, second = messages_prepare(items=[(enrollment, step), (enrollment, step)], now=NOW)
+
+    assert first is second
+    assert Message.objects.count() == 1
+
+
+# The status read, the sent update, the contacts' identities, then the email.sent ingest's
+# own (savepoint, contacts resolved, events inserted, segments' pending change, release).
+DELIVER_QUERIES = 9
+
+# Existing keys, contacts, templates, topic choices, ids from the sequence, tags, trigger
+# events, the insert (the flows come attached to the enrollments, as the engine gives them).
+PREPARE_QUERIES = 8
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("size", [5, 50])
+def test_prepare_batch_costs_the_same_queries_whatever_its_size(size, django_assert_num_queries):
+    SubscriptionTopicFactory(key="news")
+    enrollments = enrollments_with_events(size)
+    template = EmailTemplateFactory(html="{{ contact.tags | join(',') }} {{ event.properties.n }}")
+    step = send_step(template, topic="news")
+
+    with django_assert_num_queries(PREPARE_QUERIES):
+        messages = messages_prepare(items=[(e, step) for e in enrollments], now=NOW)
+
+    assert [m.status for m in messages] == ["sending"] * size
+    assert messages[0].html.startswith(f"tag-{enrollments[0].contact_id} 1")
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_prepare_a_key_written_by_another_transaction_meanwhile_returns_that_row():
+    enrollment = EnrollmentFactory()
+    step = send_step(EmailTemplateFactory(subject="Mine"))
+    key = enrollment_message_key(enrollment_id=enrollment.pk, step_id=step["id"])
+    written, release = threading.Event(), threading.Event()
+
+    def other_worker():
+        try:
+            with transaction.atomic():
+                MessageFactory(idempotency_key=key, subject="Theirs", contact=enrollment.contact)
+                written.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    written.wait(10)
+    # The insert waits for the other transaction's key, which commits meanwhile.
+    threading.Timer(0.5, release.set).start()
+    with transaction.atomic():
+        message = messages_prepare(items=[(enrollment, step)], now=NOW)[0]
+    thread.join(10)
+
+    assert message.subject == "Theirs"
+    assert Message.objects.get().pk == message.pk
 
 
 # --- messages_deliver ------------------------------------------------------------------------
@@ -295,14 +422,53 @@ def test_the_email_sent_event_lands_on_the_contact_whose_email_changed_meanwhile
     assert not Contact.objects.filter(email="old@example.com").exists()
 
 
-def test_deliver_queries_grow_by_one_update_per_message(django_assert_max_num_queries):
-    messages = [prepared() for _ in range(10)]
+@pytest.mark.postgresql
+@pytest.mark.parametrize("size", [5, 50])
+def test_deliver_costs_the_same_queries_whatever_its_size(size, django_assert_num_queries):
+    step = send_step(EmailTemplateFactory())
+    messages = messages_prepare(items=[(e, step) for e in enrollments_with_events(size)], now=NOW)
+    # a first delivery: the flows' event receiver caches the event-triggered versions
+    messages_deliver(messages=[prepared()], now=NOW)
 
-    # one status read, one update per message, then the email.sent batch (a fixed handful)
-    with django_assert_max_num_queries(1 + 10 + 8):
+    with django_assert_num_queries(DELIVER_QUERIES):
         messages_deliver(messages=messages, now=NOW)
 
-    assert len(mail.outbox) == 10
+    assert len(mail.outbox) == size + 1
+    assert Message.objects.filter(status="sent").count() == size + 1
+
+
+class CountingSentBackend(LocmemBackend):
+    """Notes, before each send, how many messages the database already holds as sent."""
+
+    sent_before: list[int] = []
+
+    def send_messages(self, messages):
+        self.sent_before.append(Message.objects.filter(status="sent").count())
+        return super().send_messages(messages)
+
+
+@override_settings(EMAIL_BACKEND="tests.automation.test_sending.CountingSentBackend")
+def test_deliver_writes_outcomes_at_least_every_flush_window(monkeypatch):
+    monkeypatch.setattr(sending, "FLUSH_MESSAGES", 2)
+    monkeypatch.setattr(CountingSentBackend, "sent_before", [])
+    messages = [prepared() for _ in range(5)]
+
+    messages_deliver(messages=messages, now=NOW)
+
+    # a process killed before a send leaves at most the last window "sending"
+    assert CountingSentBackend.sent_before == [0, 0, 2, 2, 4]
+    assert Message.objects.filter(status="sent").count() == 5
+    assert Event.objects.filter(name="email.sent").count() == 5
+
+
+def test_deliver_flushes_after_flush_seconds_too(monkeypatch):
+    monkeypatch.setattr(sending, "FLUSH_SECONDS", 0)
+    messages = [prepared() for _ in range(3)]
+
+    messages_deliver(messages=messages, now=NOW)
+
+    assert Message.objects.filter(status="sent").count() == 3
+    assert Event.objects.filter(name="email.sent").count() == 3
 
 
 def test_deliver_twice_sends_once():
