@@ -5,8 +5,8 @@ import threading
 import pytest
 from django.core import mail
 
-from automation.engine import enrollments_advance
-from automation.models import Message, StepRun
+from automation.engine import enrollments_advance, steps_run
+from automation.models import Enrollment, Message, StepRun
 from automation.scheduler import scheduler_tick
 from tests.automation.engine_helpers import NOW, enroll, flow_version, visited
 from tests.factories import ContactFactory, EmailTemplateFactory, MessageFactory, StepRunFactory
@@ -71,6 +71,27 @@ def test_a_template_error_fails_that_message_and_the_others_go_on(outbox):
     assert len(outbox) == 1
     assert visited(broken) == [("mail", "failed"), ("after", "")]
     assert visited(fine) == [("mail", "sent"), ("after", "")]
+
+
+# The versions, the flows, the lease check, the messages' (existing keys, contacts,
+# templates, ids, tags, insert), the step runs' insert, the enrollments' update.
+SEND_STEP_QUERIES = 11
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("size", [5, 50])
+def test_a_send_step_prepares_its_batch_in_the_same_queries_whatever_its_size(
+    size, django_assert_num_queries
+):
+    version = email_flow(EmailTemplateFactory(html="<p>{{ contact.tags | join(',') }}</p>"))
+    ids = [enroll(version).pk for _ in range(size)]
+    enrollments = list(Enrollment.objects.filter(pk__in=ids))
+
+    with django_assert_num_queries(SEND_STEP_QUERIES):
+        effects = steps_run(enrollments=enrollments, now=NOW)
+
+    assert [effect.message.status for effect in effects] == ["sending"] * size
+    assert StepRun.objects.filter(status="started").count() == size
 
 
 def leased_send(*, message_status: str):
