@@ -231,6 +231,8 @@ elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # logged and skipped (segflow.queue), so requests keep answering; beat's sweeps catch up.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 0, "socket_connect_timeout": 1}
     CELERY_BROKER_CONNECTION_TIMEOUT = 1
+# The queue tasks are published to (and a worker reads unless given -Q).
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -48,6 +48,8 @@ class CeleryWorkerProcess:
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             "DJANGO_SETTINGS_MODULE": "segflow.settings",
             "CELERY_TASK_ALWAYS_EAGER": "false",
+            # What the worker publishes itself (wake-ups, follow-up tasks) stays on its queue.
+            "CELERY_TASK_DEFAULT_QUEUE": queue,
         }
 
     def start(self) -> None:
