@@ -23,6 +23,7 @@ SQLITE_RUN = [
     "tests/automation/test_enrollment.py",
     "tests/automation/test_triggers.py",
     "tests/automation/test_segment_triggers.py",
+    "tests/automation/test_sending.py",  # messages_prepare's insert-then-render path
 ]
 
 
