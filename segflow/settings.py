@@ -211,8 +211,9 @@ SPECTACULAR_SETTINGS = {
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or ""
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
-if not CELERY_BROKER_URL:
-    # Embedded default: kombu's filesystem transport needs no broker server.
+if not CELERY_BROKER_URL or CELERY_BROKER_URL.startswith("filesystem://"):
+    # Embedded default: kombu's filesystem transport needs no broker server. Its folders are
+    # always under VAR_DIR (kombu's defaults are relative to the working directory).
     broker_dir = VAR_DIR / "broker"
     (broker_dir / "queue").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://localhost//"
