@@ -12,6 +12,7 @@ from automation.models import (
     PendingFlowEvent,
     StepRun,
 )
+from billing.models import BillingCustomer, BillingSubscription, WebhookDelivery
 from contacts.api_keys import api_key_create
 from contacts.models import (
     ApiKey,
@@ -243,8 +244,7 @@ class PendingFlowEventFactory(factory.django.DjangoModelFactory):
     name = "signed_up"
 
 
-# --- billing
-from billing.models import BillingCustomer, BillingSubscription, WebhookDelivery  # noqa: E402
+# --- billing -------------------------------------------------------------------------------------
 
 
 class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
