@@ -63,11 +63,22 @@ def record(label: str, value: Any, depth: int = 0) -> Any:
         return value
     if isinstance(value, Mapping):
         return TemplateRecord(
-            label, {k: record(f"{label}.{k}", v, depth + 1) for k, v in value.items()}
+            label,
+            {
+                k: record(f"{label}.{k}", v, depth + 1) if isinstance(v, _NESTED) else v
+                for k, v in value.items()
+            },
         )
     if isinstance(value, list | tuple):
-        return [record(f"{label}[{i}]", v, depth + 1) for i, v in enumerate(value)]
+        return [
+            record(f"{label}[{i}]", v, depth + 1) if isinstance(v, _NESTED) else v
+            for i, v in enumerate(value)
+        ]
     return value
+
+
+# Values `record` descends into (a scalar is kept as it is, its label never built).
+_NESTED = (Mapping, list, tuple)
 
 
 class NamedStrictUndefined(StrictUndefined):
