@@ -3,6 +3,9 @@ its links while it renders), one INSERT for a batch that lets the idempotency ke
 which transaction wins, and delivery outcomes in one UPDATE each.
 """
 
+import json
+
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection as db
 from django.db.models import Case, Q, Value, When
 
@@ -41,14 +44,17 @@ def messages_insert(messages: list[Message]) -> dict[str, Message]:
     with db.cursor() as cursor:
         for start in range(0, len(messages), size):
             batch = messages[start : start + size]
-            cursor.execute(
-                _insert_sql(fields, len(batch)),
-                [
-                    field.get_db_prep_save(field.pre_save(message, True), db)
-                    for message in batch
-                    for field in fields
-                ],
-            )
+            if db.vendor == "postgresql":  # the rows as one JSON parameter: a short statement
+                cursor.execute(_insert_sql(fields, None), [_rows_json(fields, batch)])
+            else:
+                cursor.execute(
+                    _insert_sql(fields, len(batch)),
+                    [
+                        field.get_db_prep_save(field.pre_save(message, True), db)
+                        for message in batch
+                        for field in fields
+                    ],
+                )
             won.update((key, pk) for pk, key in cursor.fetchall())
     result, lost = {}, []
     for message in messages:
@@ -66,14 +72,33 @@ def messages_insert(messages: list[Message]) -> dict[str, Message]:
     return result
 
 
-def _insert_sql(fields: list, rows: int) -> str:
+def _insert_sql(fields: list, rows: int | None) -> str:
+    """The insert of `rows` rows of placeholders, or (rows=None, PostgreSQL) of the rows of
+    one JSON array parameter, each column read with its own type."""
     qn = db.ops.quote_name
     columns = ", ".join(qn(field.column) for field in fields)
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    if rows is None:
+        types = ", ".join(f"{qn(field.column)} {field.db_type(db)}" for field in fields)
+        source = f"SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS rows({types})"
+    else:
+        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        source = f"VALUES {', '.join([row] * rows)}"
     key, pk = qn("idempotency_key"), qn(Message._meta.pk.column)
     return (
-        f"INSERT INTO {qn(Message._meta.db_table)} ({columns}) VALUES {', '.join([row] * rows)}"
+        f"INSERT INTO {qn(Message._meta.db_table)} ({columns}) {source}"
         f" ON CONFLICT ({key}) DO NOTHING RETURNING {pk}, {key}"
+    )
+
+
+def _rows_json(fields: list, messages: list[Message]) -> str:
+    """The messages as a JSON array of objects by column (dates as ISO 8601 with their
+    offset; JSON fields as they are)."""
+    return json.dumps(
+        [
+            {field.column: field.value_from_object(message) for field in fields}
+            for message in messages
+        ],
+        cls=DjangoJSONEncoder,
     )
 
 

@@ -53,6 +53,7 @@ _SUPPRESSED = {
     EmailStatus.COMPLAINED: "complained",
 }
 _REASON_MAX = Message._meta.get_field("reason").max_length
+_SUBJECT_MAX = Message._meta.get_field("subject").max_length
 CONTENT_FIELDS = ["subject", "html", "text", "headers"]
 # Delivery outcomes are written every FLUSH_MESSAGES messages or FLUSH_SECONDS, whichever first.
 FLUSH_MESSAGES = 500
@@ -203,6 +204,10 @@ def _render_into(message: Message, *, template: EmailTemplate, context: dict) ->
     error (False)."""
     try:
         rendered = template_render(template=template, context=context)
+        if len(rendered.subject) > _SUBJECT_MAX:  # would fail the batch's insert, not just it
+            raise TemplateRenderError(
+                part="subject", message=f"longer than {_SUBJECT_MAX} characters", line=None
+            )
     except TemplateRenderError as exc:
         _decide(message, MessageStatus.FAILED, exc.reason)
         return False

@@ -309,6 +309,20 @@ def test_prepare_batch_decides_each_item_as_alone():
     assert stored == {m.pk: m.status for m in messages}
 
 
+def test_a_subject_too_long_to_store_fails_that_message_only():
+    template = EmailTemplateFactory(subject="{{ contact.first_name * 600 }}")
+    long, short = ContactFactory(first_name="ab"), ContactFactory(first_name="a")
+    step = send_step(template)
+
+    messages = messages_prepare(
+        items=[(EnrollmentFactory(contact=c), step) for c in (long, short)], now=NOW
+    )
+
+    assert [m.status for m in messages] == ["failed", "sending"]
+    assert messages[0].reason == "template error: longer than 1000 characters (subject)"
+    assert len(Message.objects.get(pk=messages[1].pk).subject) == 600
+
+
 def test_prepare_batch_with_a_key_twice_makes_one_message():
     enrollment = EnrollmentFactory()
     step = send_step(EmailTemplateFactory())
