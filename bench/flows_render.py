@@ -4,7 +4,7 @@ Three rates over the same abandoned-cart template and the same carts:
 * raw: Jinja2 alone (a SandboxedEnvironment, templates compiled once), subject + HTML + text;
 * floor: raw render plus building Django's EmailMultiAlternatives and handing batches of 100
   to the backend (what any sender must do at least);
-* pipeline: Segflow's own path, automation.sending's message_prepare (the Message row, its
+* pipeline: Segflow's own path, automation.sending's messages_prepare (a batch's Message rows, their
   rendering, in the engine's kind of transaction) then messages_deliver (the backend, the
   sent record and the email.sent event), one batch of 100 at a time, against the locmem
   backend and against an SMTP sink on loopback.
@@ -154,7 +154,7 @@ def pipeline(count: int, *, backend: str, host: str = "", port: int = 0) -> floa
     from django.db import transaction
 
     from automation.models import Message, MessageStatus
-    from automation.sending import message_prepare, messages_deliver
+    from automation.sending import messages_deliver, messages_prepare
 
     enrollments, step = _enrollments(count, tag=backend.rsplit(".", 2)[-2])
     previous = settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT
@@ -164,10 +164,8 @@ def pipeline(count: int, *, backend: str, host: str = "", port: int = 0) -> floa
         for offset in range(0, count, BATCH):
             now = dt.datetime.now(dt.UTC)
             with transaction.atomic():
-                messages = [
-                    message_prepare(enrollment=enrollment, step=step, now=now)
-                    for enrollment in enrollments[offset : offset + BATCH]
-                ]
+                batch = enrollments[offset : offset + BATCH]
+                messages = messages_prepare(items=[(e, step) for e in batch], now=now)
             messages_deliver(messages=messages, now=now)
         elapsed = time.perf_counter() - started
     finally:
