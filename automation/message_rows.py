@@ -110,6 +110,27 @@ def _by_pk(values: dict[int, str], default: str):
     return Case(*(When(pk=pk, then=Value(v)) for pk, v in values.items()), default=Value(default))
 
 
+def messages_handoff_claim(messages: list[Message]) -> list[Message]:
+    """Mark these messages "sending" where they are still "queued", just before their hand-off
+    to the backend; returns those this call moved (in the given order): a message another
+    worker took meanwhile, or one settled already, is not this caller's to send."""
+    if not messages:
+        return []
+    table = db.ops.quote_name(Message._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(messages))
+    with db.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s WHERE status = %s AND id IN ({placeholders}) "
+            "RETURNING id",
+            [MessageStatus.SENDING, MessageStatus.QUEUED, *(m.pk for m in messages)],
+        )
+        claimed = {pk for (pk,) in cursor.fetchall()}
+    for message in messages:
+        if message.pk in claimed:
+            message.status = MessageStatus.SENDING
+    return [m for m in messages if m.pk in claimed]
+
+
 def messages_record_sent(sent: list[tuple[Message, str]], *, now) -> None:
     # "unknown" too: if the lease ran out while we were sending, the truth is "sent".
     provider_ids = {message.pk: provider_id for message, provider_id in sent}

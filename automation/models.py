@@ -188,7 +188,10 @@ class EmailTemplate(models.Model):
 
 
 class MessageStatus(models.TextChoices):
-    SENDING = "sending"  # committed before the hand-off; stays so only if the process died
+    QUEUED = "queued"  # prepared, not handed to the backend yet
+    # In the hand-off under way (marked just before it): stays so only if the process died,
+    # and is then settled "unknown" (it may have reached the provider).
+    SENDING = "sending"
     SENT = "sent"
     SKIPPED = "skipped"
     FAILED = "failed"

@@ -4,11 +4,13 @@ Invariants:
 - One Message per idempotency key (a unique constraint): `message_prepare` for a key that
   already has a row returns that row unchanged, so a replayed step never makes a second one.
 - `message_prepare` runs inside the engine's transaction and does no I/O beyond the
-  database; `messages_deliver` runs outside any transaction and hands to the backend only
-  rows still "sending" in the database, so a message already sent, skipped, failed or marked
-  unknown is never sent (again).
-- A row left "sending" by a process that died during the hand-off is settled by the engine
-  with `message_mark_unknown`, never re-sent: it may or may not have reached the provider.
+  database: a message to send is "queued". `messages_deliver` runs outside any transaction
+  and hands to the backend only rows it moved from "queued" to "sending" itself (one UPDATE
+  per chunk, just before the chunk's hand-off), so a message already sent, skipped, failed,
+  marked unknown or taken by another worker is never sent (again).
+- A process that dies mid-delivery leaves at most one chunk "sending": the engine settles
+  those with `message_mark_unknown`, never re-sent (they may have reached the provider);
+  the ones still "queued" never reached the backend and are delivered by the engine then.
 """
 
 import logging
@@ -26,6 +28,7 @@ from django.utils import timezone
 from automation import tokens
 from automation.message_rows import (
     message_ids_reserve,
+    messages_handoff_claim,
     messages_insert,
     messages_record_failed,
     messages_record_sent,
@@ -55,8 +58,9 @@ _SUPPRESSED = {
 _REASON_MAX = Message._meta.get_field("reason").max_length
 _SUBJECT_MAX = Message._meta.get_field("subject").max_length
 CONTENT_FIELDS = ["subject", "html", "text", "headers"]
-# Delivery outcomes are written every FLUSH_MESSAGES messages or FLUSH_SECONDS, whichever first.
-FLUSH_MESSAGES = 500
+# Messages marked "sending" at once before their hand-off: what a killed worker may leave
+# "unknown". Outcomes are written after each chunk, and every FLUSH_SECONDS within one.
+HANDOFF_CHUNK = 50
 FLUSH_SECONDS = 1.0
 
 
@@ -65,7 +69,7 @@ def enrollment_message_key(*, enrollment_id: int, step_id: str) -> str:
 
 
 def message_prepare(*, enrollment, step: dict, now) -> Message:
-    """The Message of a send_email step (inside the caller's transaction): "sending" with
+    """The Message of a send_email step (inside the caller's transaction): "queued" with
     its rendered content and headers, or "skipped" / "failed" with the reason; for a key
     that already has a row, that row (a replay). One item of `messages_prepare`."""
     return messages_prepare(items=[(enrollment, step)], now=now)[0]
@@ -117,15 +121,15 @@ def _messages_create(new: dict[str, tuple[Enrollment, dict]], *, now) -> dict[st
             to_email=contact.email or "",
             from_email=settings.DEFAULT_FROM_EMAIL,
             created_at=now,
-            status=MessageStatus.SENDING,
+            status=MessageStatus.QUEUED,
         )
         if enrollment.holdout:
             _decide(message, MessageStatus.SKIPPED, "holdout")
         elif template is None:
             _decide(message, MessageStatus.FAILED, f"template {step.get('template')} is gone")
         drafts.append(_Draft(message, enrollment, contact, template))
-    _skips_decide([d for d in drafts if d.message.status == MessageStatus.SENDING])
-    to_render = [d for d in drafts if d.message.status == MessageStatus.SENDING]
+    _skips_decide([d for d in drafts if d.message.status == MessageStatus.QUEUED])
+    to_render = [d for d in drafts if d.message.status == MessageStatus.QUEUED]
     if message_ids_reserve([d.message for d in drafts]):  # ids known: render, then one insert
         _drafts_render(to_render)
         return messages_insert([d.message for d in drafts])
@@ -174,7 +178,7 @@ def _skips_decide(drafts: list[_Draft]) -> None:
 
 
 def _drafts_render(drafts: list[_Draft]) -> None:
-    """Render each "sending" draft (its id known): its content, or failed with the template
+    """Render each "queued" draft (its id known): its content, or failed with the template
     error. The contacts' tags, the trigger events and the flows are read once (a query
     each, when not loaded already)."""
     if not drafts:
@@ -200,7 +204,7 @@ def _drafts_render(drafts: list[_Draft]) -> None:
 
 
 def _render_into(message: Message, *, template: EmailTemplate, context: dict) -> bool:
-    """Fill a "sending" message with its content (True), or fail it with the template
+    """Fill a "queued" message with its content (True), or fail it with the template
     error (False)."""
     try:
         rendered = template_render(template=template, context=context)
@@ -216,7 +220,7 @@ def _render_into(message: Message, *, template: EmailTemplate, context: dict) ->
 
 
 def _rendered(message: Message, *, template: EmailTemplate, context: dict) -> Message:
-    """Fill a saved "sending" message with its content, or fail it with the template error."""
+    """Fill a saved "queued" message with its content, or fail it with the template error."""
     if _render_into(message, template=template, context=context):
         message.save(update_fields=CONTENT_FIELDS)
     else:
@@ -282,40 +286,41 @@ def _hand_off(email: EmailMultiAlternatives) -> tuple[bool, str, str]:
 
 
 def messages_deliver(*, messages: Sequence[Message], now) -> None:
-    """Hand the "sending" messages to the email backend over one connection (outside any
+    """Hand the "queued" messages to the email backend over one connection (outside any
     transaction) and record each outcome on the rows and on the given objects, with an
-    email.sent event per message sent (test sends excepted). Outcomes are written in
-    bulk every FLUSH_MESSAGES messages or FLUSH_SECONDS: a process killed mid-batch leaves
-    at most that window "sending", which the engine settles as "unknown" (never re-sent)."""
-    candidates = {m.pk: m for m in messages if m.status == MessageStatus.SENDING}
-    if not candidates:
+    email.sent event per message sent (test sends excepted). Chunks of HANDOFF_CHUNK are
+    marked "sending" right before their hand-off and their outcomes written right after
+    (and every FLUSH_SECONDS): a process killed mid-batch leaves at most one chunk
+    "sending", settled "unknown" by the engine, and the rest "queued", sent by the engine."""
+    queued = sorted((m for m in messages if m.status == MessageStatus.QUEUED), key=_pk)
+    if not queued:
         return
-    still_sending = set(
-        Message.objects.filter(pk__in=candidates, status=MessageStatus.SENDING).values_list(
-            "pk", flat=True
-        )
-    )
     outcomes = _Outcomes(now=now)
     backend = get_connection()
     opened, open_error = False, ""
     try:
-        for pk in sorted(still_sending):
-            message = candidates[pk]
-            if not opened and not open_error:
-                opened, open_error = _open(backend)
-            if open_error:  # the server is unreachable: fail the batch, not retry per message
-                outcomes.failed(message, error=open_error)
-                continue
-            accepted, provider_id, error = _hand_off(_email_of(message, backend))
-            if accepted:
-                outcomes.sent(message, provider_id=provider_id)
-            else:
-                outcomes.failed(message, error=error)
-                _reset(backend)
-                opened = False
+        for start in range(0, len(queued), HANDOFF_CHUNK):
+            for message in messages_handoff_claim(queued[start : start + HANDOFF_CHUNK]):
+                if not opened and not open_error:
+                    opened, open_error = _open(backend)
+                if open_error:  # the server is unreachable: fail the batch, not retry each
+                    outcomes.failed(message, error=open_error)
+                    continue
+                accepted, provider_id, error = _hand_off(_email_of(message, backend))
+                if accepted:
+                    outcomes.sent(message, provider_id=provider_id)
+                else:
+                    outcomes.failed(message, error=error)
+                    _reset(backend)
+                    opened = False
+            outcomes.flush()
     finally:
         _reset(backend)
         outcomes.flush()
+
+
+def _pk(message: Message) -> int:
+    return message.pk
 
 
 class _Outcomes:
@@ -337,8 +342,7 @@ class _Outcomes:
         self._maybe_flush()
 
     def _maybe_flush(self) -> None:
-        pending = len(self._sent) + len(self._failed)
-        if pending >= FLUSH_MESSAGES or time.monotonic() - self._flushed_at >= FLUSH_SECONDS:
+        if time.monotonic() - self._flushed_at >= FLUSH_SECONDS:
             self.flush()
 
     def flush(self) -> None:
@@ -348,7 +352,7 @@ class _Outcomes:
             messages_record_sent(sent, now=now)
         if failed:
             messages_record_failed(failed)
-        _record_sent_events([m for m, _ in sent if not m.is_test and m.contact_id], now=now)
+        messages_sent_events_record([m for m, _ in sent], now=now)
 
 
 def _open(connection) -> tuple[bool, str]:
@@ -369,7 +373,10 @@ def _reset(connection) -> None:
         logger.debug("closing the email connection failed", exc_info=True)
 
 
-def _record_sent_events(messages: list[Message], *, now) -> None:
+def messages_sent_events_record(messages: Sequence[Message], *, now) -> None:
+    """One email.sent event per sent message (idempotent per message: its key), test sends
+    excepted."""
+    messages = [m for m in messages if not m.is_test and m.contact_id]
     if not messages:
         return
     # The contact's identity now (its email may have changed since the send): an event by a
@@ -416,7 +423,7 @@ def message_send_test(*, template: EmailTemplate, to_email: str, contact=None) -
         contact=contact,
         template=template,
         idempotency_key=f"test:{uuid.uuid4()}",
-        status=MessageStatus.SENDING,
+        status=MessageStatus.QUEUED,
         is_test=True,
         to_email=to_email,
         from_email=settings.DEFAULT_FROM_EMAIL,
@@ -431,7 +438,7 @@ def message_send_test(*, template: EmailTemplate, to_email: str, contact=None) -
         message_id=message.pk,
     )
     message = _rendered(message, template=template, context=context)
-    if message.status == MessageStatus.SENDING:
+    if message.status == MessageStatus.QUEUED:
         message.subject = TEST_SUBJECT_PREFIX + message.subject
         message.save(update_fields=["subject"])
         messages_deliver(messages=[message], now=now)

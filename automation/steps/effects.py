@@ -8,7 +8,9 @@ transaction then records each outcome and moves the enrollment on (`effect_recor
 
 A lease that expires means the worker died in between (`leases_settle`): the message is
 marked "unknown" if it is still "sending" (it may have reached the provider: never re-sent),
-and a webhook attempt is recorded as failed ("worker lost") and retried as a new attempt.
+delivered now if it is still "queued" (it never reached the backend), and its email.sent
+event recorded if it was sent (the event may have died with the worker); a webhook attempt
+is recorded as failed ("worker lost") and retried as a new attempt.
 """
 
 import datetime as dt
@@ -49,7 +51,7 @@ def run_send_email(cursors: Sequence[Cursor], step: dict, run: Run) -> None:
         items=[(cursor.enrollment, step) for cursor in cursors], now=run.now
     )
     for cursor, step_run, message in zip(cursors, step_runs, messages, strict=True):
-        if message.status == MessageStatus.SENDING:
+        if message.status == MessageStatus.QUEUED:
             cursor.hold(run.now + dt.timedelta(seconds=settings.FLOW_STEP_LEASE_SECONDS))
             run.effects.append(Effect(cursor.enrollment.pk, step, step_run, message=message))
         else:  # skipped or failed already: nothing to deliver
@@ -158,9 +160,16 @@ def _send_settle(step_run: StepRun, cursor: Cursor, run: Run) -> None:
     message = Message.objects.filter(idempotency_key=key).first()
     if message is None:  # died before the row was written: nothing went out
         outcome, detail = MessageStatus.UNKNOWN, {"error": WORKER_LOST}
+    elif message.status == MessageStatus.QUEUED:  # never reached the backend: deliver it now
+        cursor.hold(run.now + dt.timedelta(seconds=settings.FLOW_STEP_LEASE_SECONDS))
+        step = cursor.tree.step(step_run.step_id)
+        run.effects.append(Effect(cursor.enrollment.pk, step, step_run, message=message))
+        return
     else:
         if message.status == MessageStatus.SENDING:
             sending.message_mark_unknown(message=message)
+        elif message.status == MessageStatus.SENT:
+            sending.messages_sent_events_record([message], now=run.now)
         outcome, detail = message.status, {"message_id": message.pk, "settled": WORKER_LOST}
     _finish(step_run, StepRunStatus.DONE, outcome, detail, run)
     cursor.advance(record=False)

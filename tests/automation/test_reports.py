@@ -196,6 +196,7 @@ def test_messages_by_status_and_skipped_by_reason(version):
     messages = flow_report(flow=flow)["messages"]
 
     assert messages == {
+        "queued": 0,
         "sending": 0,
         "sent": 2,
         "skipped": 3,

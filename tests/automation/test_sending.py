@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.test import override_settings
 
 from automation import sending
+from automation.message_rows import messages_handoff_claim
 from automation.models import Message
 from automation.sending import (
     enrollment_message_key,
@@ -74,7 +75,7 @@ def test_prepare_renders_a_sending_message_with_its_key_addresses_and_content():
     message = message_prepare(enrollment=enrollment, step=send_step(template), now=NOW)
 
     message.refresh_from_db()
-    assert message.status == "sending"
+    assert message.status == "queued"
     assert message.idempotency_key == f"enrollment:{enrollment.pk}:mail-1"
     assert (message.to_email, message.subject) == ("ada@example.com", "Hi Ada")
     assert message.html == "<p>Cart: 42</p>"
@@ -166,7 +167,7 @@ def test_transactional_template_reaches_an_unsubscribed_contact():
         template=EmailTemplateFactory(transactional=True),
     )
 
-    assert message.status == "sending"
+    assert message.status == "queued"
 
 
 @pytest.mark.parametrize("status", ["bounced", "complained"])
@@ -203,7 +204,7 @@ def test_contact_subscribed_to_an_opt_out_topic_is_sent_to():
     topic = SubscriptionTopicFactory(key="offers", default_opt_in=False)
     ContactSubscriptionFactory(contact=contact, topic=topic, status="subscribed")
 
-    assert prepared(contact=contact, topic="offers").status == "sending"
+    assert prepared(contact=contact, topic="offers").status == "queued"
 
 
 def test_transactional_template_ignores_topics():
@@ -215,7 +216,7 @@ def test_transactional_template_ignores_topics():
         contact=contact, topic="news", template=EmailTemplateFactory(transactional=True)
     )
 
-    assert message.status == "sending"
+    assert message.status == "queued"
 
 
 def test_template_error_fails_the_message_with_its_reason():
@@ -301,10 +302,10 @@ def test_prepare_batch_decides_each_item_as_alone():
     assert outcome["missing_email"] == ("skipped", "missing_email")
     assert outcome["bounced"] == ("skipped", "bounced")
     assert outcome["opted_out"] == ("skipped", "opted_out:news")
-    assert outcome["subscribed"] == ("sending", "")
+    assert outcome["subscribed"] == ("queued", "")
     assert outcome["failed"][0] == "failed"
     assert "'contact.fields' has no attribute 'plan'" in outcome["failed"][1]
-    assert outcome["default"] == ("sending", "")  # no choice of its own: the topic's default
+    assert outcome["default"] == ("queued", "")  # no choice of its own: the topic's default
     stored = dict(Message.objects.values_list("pk", "status"))
     assert stored == {m.pk: m.status for m in messages}
 
@@ -318,7 +319,7 @@ def test_a_subject_too_long_to_store_fails_that_message_only():
         items=[(EnrollmentFactory(contact=c), step) for c in (long, short)], now=NOW
     )
 
-    assert [m.status for m in messages] == ["failed", "sending"]
+    assert [m.status for m in messages] == ["failed", "queued"]
     assert messages[0].reason == "template error: longer than 1000 characters (subject)"
     assert len(Message.objects.get(pk=messages[1].pk).subject) == 600
 
@@ -353,7 +354,7 @@ def test_prepare_batch_costs_the_same_queries_whatever_its_size(size, django_ass
     with django_assert_num_queries(PREPARE_QUERIES):
         messages = messages_prepare(items=[(e, step) for e in enrollments], now=NOW)
 
-    assert [m.status for m in messages] == ["sending"] * size
+    assert [m.status for m in messages] == ["queued"] * size
     assert messages[0].html.startswith(f"tag-{enrollments[0].contact_id} 1")
 
 
@@ -462,17 +463,52 @@ class CountingSentBackend(LocmemBackend):
 
 
 @override_settings(EMAIL_BACKEND="tests.automation.test_sending.CountingSentBackend")
-def test_deliver_writes_outcomes_at_least_every_flush_window(monkeypatch):
-    monkeypatch.setattr(sending, "FLUSH_MESSAGES", 2)
+def test_deliver_writes_each_chunks_outcomes_before_the_next_chunk(monkeypatch):
+    monkeypatch.setattr(sending, "HANDOFF_CHUNK", 2)
     monkeypatch.setattr(CountingSentBackend, "sent_before", [])
     messages = [prepared() for _ in range(5)]
 
     messages_deliver(messages=messages, now=NOW)
 
-    # a process killed before a send leaves at most the last window "sending"
+    # a process killed before a send leaves at most its chunk "sending"
     assert CountingSentBackend.sent_before == [0, 0, 2, 2, 4]
     assert Message.objects.filter(status="sent").count() == 5
     assert Event.objects.filter(name="email.sent").count() == 5
+
+
+class StatusesSeenBackend(LocmemBackend):
+    """Notes, at each send, how many messages are "queued" and how many "sending"."""
+
+    seen: list[tuple[int, int]] = []
+
+    def send_messages(self, messages):
+        statuses = Message.objects.values_list("status", flat=True)
+        self.seen.append((list(statuses).count("queued"), list(statuses).count("sending")))
+        return super().send_messages(messages)
+
+
+@override_settings(EMAIL_BACKEND="tests.automation.test_sending.StatusesSeenBackend")
+def test_only_the_chunk_being_handed_off_is_sending_the_rest_stays_queued(monkeypatch):
+    monkeypatch.setattr(sending, "HANDOFF_CHUNK", 2)
+    monkeypatch.setattr(StatusesSeenBackend, "seen", [])
+    messages = [prepared() for _ in range(5)]
+
+    messages_deliver(messages=messages, now=NOW)
+
+    # (queued, sending) at each hand-off: a crash leaves the queued ones sendable later
+    assert StatusesSeenBackend.seen == [(3, 2), (3, 2), (1, 2), (1, 2), (0, 1)]
+
+
+def test_a_message_another_worker_took_is_not_sent_again():
+    message = prepared()
+    assert [m.pk for m in messages_handoff_claim([message])] == [message.pk]
+    stale_copy = Message.objects.get(pk=message.pk)
+    stale_copy.status = "queued"  # what a second worker still holds
+
+    messages_deliver(messages=[stale_copy], now=NOW)
+
+    assert mail.outbox == []
+    assert Message.objects.get(pk=message.pk).status == "sending"
 
 
 def test_deliver_flushes_after_flush_seconds_too(monkeypatch):
@@ -496,8 +532,8 @@ def test_deliver_twice_sends_once():
     assert Event.objects.filter(name="email.sent").count() == 1
 
 
-@pytest.mark.parametrize("status", ["skipped", "failed", "unknown", "sent"])
-def test_deliver_never_hands_over_a_message_that_is_not_sending(status):
+@pytest.mark.parametrize("status", ["skipped", "failed", "unknown", "sent", "sending"])
+def test_deliver_never_hands_over_a_message_that_is_not_queued(status):
     message = prepared()
     Message.objects.filter(pk=message.pk).update(status=status)
 
@@ -537,14 +573,17 @@ def test_the_provider_message_id_from_anymail_is_recorded():
 
 
 def test_mark_unknown_settles_a_sending_message_and_leaves_others():
-    sending = prepared()
+    sending, queued = prepared(), prepared()
+    messages_handoff_claim([sending])  # its hand-off began
     sent = MessageFactory(status="sent")
 
-    message_mark_unknown(message=sending)
-    message_mark_unknown(message=sent)
+    for message in (sending, queued, sent):
+        message_mark_unknown(message=message)
 
     sending.refresh_from_db()
+    queued.refresh_from_db()
     sent.refresh_from_db()
+    assert queued.status == "queued"  # never handed off: still to send
     assert sending.status == "unknown"
     assert "not retried" in sending.reason
     assert sent.status == "sent"
@@ -552,6 +591,7 @@ def test_mark_unknown_settles_a_sending_message_and_leaves_others():
 
 def test_an_unknown_message_is_never_delivered():
     message = prepared()
+    messages_handoff_claim([message])
     message_mark_unknown(message=Message.objects.get(pk=message.pk))
 
     messages_deliver(messages=[message], now=NOW)

@@ -8,6 +8,7 @@ from django.core import mail
 from automation.engine import enrollments_advance, steps_run
 from automation.models import Enrollment, Message, StepRun
 from automation.scheduler import scheduler_tick
+from contacts.models import Event
 from tests.automation.engine_helpers import NOW, enroll, flow_version, visited
 from tests.factories import ContactFactory, EmailTemplateFactory, MessageFactory, StepRunFactory
 
@@ -90,7 +91,7 @@ def test_a_send_step_prepares_its_batch_in_the_same_queries_whatever_its_size(
     with django_assert_num_queries(SEND_STEP_QUERIES):
         effects = steps_run(enrollments=enrollments, now=NOW)
 
-    assert [effect.message.status for effect in effects] == ["sending"] * size
+    assert [effect.message.status for effect in effects] == ["queued"] * size
     assert StepRun.objects.filter(status="started").count() == size
 
 
@@ -128,6 +129,29 @@ def test_a_send_recorded_before_the_worker_died_just_completes_its_step(outbox):
     assert outbox == []
     assert Message.objects.get().status == "sent"
     assert visited(enrollment) == [("mail", "sent"), ("after", "")]
+
+
+def test_a_send_whose_worker_died_before_its_hand_off_is_sent_once_now(outbox):
+    enrollment = leased_send(message_status="queued")
+
+    scheduler_tick(now=NOW)
+
+    enrollment.refresh_from_db()
+    assert len(outbox) == 1
+    assert Message.objects.get().status == "sent"
+    assert visited(enrollment) == [("mail", "sent"), ("after", "")]
+    assert StepRun.objects.filter(step_id="mail").count() == 1
+
+
+def test_a_send_recorded_before_the_worker_died_gets_its_email_sent_event():
+    enrollment = leased_send(message_status="sent")
+
+    scheduler_tick(now=NOW)
+    scheduler_tick(now=NOW)
+
+    assert list(
+        Event.objects.filter(name="email.sent").values_list("contact_id", "idempotency_key")
+    ) == [(enrollment.contact_id, f"message:{Message.objects.get().pk}")]
 
 
 def test_a_lease_not_yet_expired_is_left_to_its_worker(outbox):
