@@ -88,9 +88,7 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
         data = event.get("data")
         if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
             raise BadDelivery("The event has no data.object.")
-    except signatures.SignatureError as exc:
-        return _error(400, str(exc))
-    except BadDelivery as exc:
+    except (signatures.SignatureError, BadDelivery) as exc:
         return _error(400, str(exc))
     return _store(Provider.STRIPE, event_id, event_type, event)
 
@@ -134,8 +132,6 @@ def recurly_webhook(request: HttpRequest) -> JsonResponse:
         event = _json_object(body)
         event_id = _text(event, "id")
         event_type = f"{_text(event, 'object_type')}.{_text(event, 'event_type')}"
-    except signatures.SignatureError as exc:
-        return _error(400, str(exc))
-    except BadDelivery as exc:
+    except (signatures.SignatureError, BadDelivery) as exc:
         return _error(400, str(exc))
     return _store(Provider.RECURLY, event_id, event_type, event)

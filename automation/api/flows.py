@@ -2,6 +2,8 @@
 and per contact. Writes go through automation.flow_services, reads through
 automation.flow_selectors."""
 
+from contextlib import contextmanager
+
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path
@@ -51,11 +53,20 @@ class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
 
 
-def _flow(pk: int) -> Flow:
+@contextmanager
+def _flow_errors():
+    """A service's refusal is a 409; a flow deleted meanwhile is a 404."""
     try:
-        return flow_get(pk=pk)
+        yield
+    except FlowConflict as conflict:
+        raise Conflict(str(conflict)) from None
     except Flow.DoesNotExist:
         raise Http404 from None
+
+
+def _flow(pk: int) -> Flow:
+    with _flow_errors():
+        return flow_get(pk=pk)
 
 
 def _choice_param(request, name: str, choices: list[str]) -> str | None:
@@ -141,10 +152,8 @@ class FlowDetailApi(APIView):
         changes = {"name": values["name"]} if "name" in values else {}
         if any(key in values for key in DEFINITION_FIELDS):
             changes["definition"] = definition
-        try:
+        with _flow_errors():
             flow = flow_update(flow=flow, **changes)
-        except Flow.DoesNotExist:
-            raise Http404 from None  # deleted meanwhile
         return _output(flow)
 
     @extend_schema(
@@ -153,12 +162,8 @@ class FlowDetailApi(APIView):
         description="Only a flow that never enrolled anyone (409 otherwise: archive it).",
     )
     def delete(self, request, pk: int):
-        try:
+        with _flow_errors():
             flow_delete(flow=_flow(pk))
-        except FlowConflict as conflict:
-            raise Conflict(str(conflict)) from None
-        except Flow.DoesNotExist:
-            raise Http404 from None
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -175,16 +180,12 @@ class FlowActivateApi(APIView):
         flow = _flow(pk)
         serializer = ActivateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
+        with _flow_errors():
             flow = flow_activate(
                 flow=flow,
                 enroll_current_members=serializer.validated_data["enroll_current_members"],
                 now=timezone.now(),
             )
-        except FlowConflict as conflict:
-            raise Conflict(str(conflict)) from None
-        except Flow.DoesNotExist:
-            raise Http404 from None
         return _output(flow)
 
 
@@ -197,12 +198,8 @@ class FlowPauseApi(APIView):
         "flow is activated again. 409 unless the flow is active (or already paused).",
     )
     def post(self, request, pk: int):
-        try:
+        with _flow_errors():
             flow = flow_pause(flow=_flow(pk))
-        except FlowConflict as conflict:
-            raise Conflict(str(conflict)) from None
-        except Flow.DoesNotExist:
-            raise Http404 from None
         return _output(flow)
 
 
@@ -214,10 +211,8 @@ class FlowArchiveApi(APIView):
         description='For good: no new enrollments, active ones exit ("flow_archived").',
     )
     def post(self, request, pk: int):
-        try:
+        with _flow_errors():
             flow = flow_archive(flow=_flow(pk), now=timezone.now())
-        except Flow.DoesNotExist:
-            raise Http404 from None
         return _output(flow)
 
 
