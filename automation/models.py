@@ -110,6 +110,8 @@ class Enrollment(models.Model):
         related_name="+",
     )
     holdout = models.BooleanField(default=False)
+    # Why a send step waits past its moment (frequency cap, quiet hours); cleared when it runs.
+    delay_reason = models.CharField(max_length=200, blank=True, default="", db_default="")
     exit_reason = models.CharField(max_length=200, blank=True, default="")
     enrolled_at = models.DateTimeField(default=now)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -170,6 +172,21 @@ class StepRun(models.Model):
         return f"{self.enrollment_id}/{self.step_id}#{self.attempt} {self.status}"
 
 
+class EmailLayout(models.Model):
+    """An MJML layout around templates' HTML (automation.layouts compiles it once)."""
+
+    name = models.CharField(max_length=200, unique=True)
+    mjml = models.TextField(help_text="MJML; {{ content }} marks where the template's HTML goes")
+    created_at = models.DateTimeField(default=now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class EmailTemplate(models.Model):
     name = models.CharField(max_length=200, unique=True)
     subject = models.CharField(max_length=500, help_text="Jinja2 (sandboxed)")
@@ -177,6 +194,12 @@ class EmailTemplate(models.Model):
     text = models.TextField(blank=True, default="", help_text="Derived from the HTML when empty")
     # Transactional messages ignore subscription topics (never bounced/complained addresses).
     transactional = models.BooleanField(default=False)
+    layout = models.ForeignKey(
+        EmailLayout, null=True, blank=True, on_delete=models.PROTECT, related_name="templates"
+    )
+    # Open pixel and click redirects (automation.tracking); unsubscribe links are never wrapped.
+    track_opens = models.BooleanField(default=True, db_default=True)
+    track_clicks = models.BooleanField(default=True, db_default=True)
     created_at = models.DateTimeField(default=now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -235,6 +258,12 @@ class Message(models.Model):
             models.Index(fields=["contact", "created_at"], name="message_contact_time_idx"),
             models.Index(fields=["flow", "status"], name="message_flow_status_idx"),
             models.Index(fields=["created_at"], name="message_created_idx"),
+            # ESP tracking webhooks find the message by the provider's id.
+            models.Index(
+                fields=["provider_message_id"],
+                condition=~Q(provider_message_id=""),
+                name="message_provider_id_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -253,3 +282,31 @@ class PendingFlowEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} #{self.event_id}"
+
+
+class SendingPolicy(models.Model):
+    """Workspace-wide rules for marketing sends (one row, `SendingPolicy.current()`):
+    a frequency cap per contact over a rolling window and a send window (quiet hours) in the
+    contact's time zone. automation.send_rules applies them; transactional mail is exempt."""
+
+    # At most this many marketing emails per contact per rolling window; null = no cap.
+    frequency_cap_count = models.PositiveIntegerField(null=True, blank=True)
+    frequency_cap_hours = models.PositiveIntegerField(default=24)
+    send_window_enabled = models.BooleanField(default=False)
+    send_window_start = models.TimeField(null=True, blank=True)
+    send_window_end = models.TimeField(null=True, blank=True)
+    # ISO weekdays (1 = Monday ... 7 = Sunday) on which sends may go out.
+    send_window_days = models.JSONField(default=list, blank=True)
+    # For contacts without a time zone.
+    default_timezone = models.CharField(max_length=64, default="UTC")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "sending policy"
+
+    def __str__(self) -> str:
+        return "Sending policy"
+
+    @classmethod
+    def current(cls) -> "SendingPolicy":
+        return cls.objects.order_by("pk").first() or cls()

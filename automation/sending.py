@@ -16,7 +16,7 @@ Invariants:
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import make_msgid, parseaddr
 
@@ -75,11 +75,17 @@ def message_prepare(*, enrollment, step: dict, now) -> Message:
     return messages_prepare(items=[(enrollment, step)], now=now)[0]
 
 
-def messages_prepare(*, items: Sequence[tuple[Enrollment, dict]], now) -> list[Message]:
+def messages_prepare(
+    *,
+    items: Sequence[tuple[Enrollment, dict]],
+    now,
+    skip_reasons: Mapping[int, str] | None = None,
+) -> list[Message]:
     """The Messages of a batch of (enrollment, send_email step), in the order of `items`,
     inside the caller's transaction; as `message_prepare` for each, in a fixed number of
     queries whatever the batch's size (the rows existing, contacts, their tags, templates,
-    topic choices, trigger events, flows, then one insert)."""
+    topic choices, trigger events, flows, then one insert). `skip_reasons` (enrollment id ->
+    reason, e.g. a frequency cap) records those enrollments' new messages as skipped."""
     keys = [enrollment_message_key(enrollment_id=e.pk, step_id=step["id"]) for e, step in items]
     by_key = {m.idempotency_key: m for m in Message.objects.filter(idempotency_key__in=keys)}
     new = {}  # a key twice in one batch is one message (the second is a replay)
@@ -87,7 +93,7 @@ def messages_prepare(*, items: Sequence[tuple[Enrollment, dict]], now) -> list[M
         if key not in by_key:
             new.setdefault(key, (enrollment, step))
     if new:
-        by_key.update(_messages_create(new, now=now))
+        by_key.update(_messages_create(new, now=now, skip_reasons=skip_reasons or {}))
     return [by_key[key] for key in keys]
 
 
@@ -99,7 +105,9 @@ class _Draft:
     template: EmailTemplate | None
 
 
-def _messages_create(new: dict[str, tuple[Enrollment, dict]], *, now) -> dict[str, Message]:
+def _messages_create(
+    new: dict[str, tuple[Enrollment, dict]], *, now, skip_reasons: Mapping[int, str]
+) -> dict[str, Message]:
     enrollments = [enrollment for enrollment, _ in new.values()]
     contacts = Contact.objects.in_bulk({e.contact_id for e in enrollments})
     template_ids = {step.get("template") for _, step in new.values()} - {None}
@@ -125,6 +133,8 @@ def _messages_create(new: dict[str, tuple[Enrollment, dict]], *, now) -> dict[st
         )
         if enrollment.holdout:
             _decide(message, MessageStatus.SKIPPED, "holdout")
+        elif enrollment.pk in skip_reasons:
+            _decide(message, MessageStatus.SKIPPED, skip_reasons[enrollment.pk])
         elif template is None:
             _decide(message, MessageStatus.FAILED, f"template {step.get('template')} is gone")
         drafts.append(_Draft(message, enrollment, contact, template))
@@ -270,6 +280,9 @@ def _email_of(message: Message, connection) -> EmailMultiAlternatives:
         connection=connection,
     )
     email.attach_alternative(message.html, "text/html")
+    # ESPs echo metadata back in their tracking webhooks (automation.esp_tracking finds the
+    # message by it, or by the provider's message id); plain SMTP backends ignore it.
+    email.metadata = {"segflow_message_id": str(message.pk)}
     return email
 
 

@@ -158,6 +158,8 @@ class SubscriptionTopic(models.Model):
     default_opt_in = models.BooleanField(
         default=True, help_text="Contacts without a choice of their own count as subscribed."
     )
+    # Opting in sends a confirmation email; the status is "pending" until its link is followed.
+    double_opt_in = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(default=now, editable=False)
 
     class Meta:
@@ -170,6 +172,7 @@ class SubscriptionTopic(models.Model):
 class SubscriptionStatus(models.TextChoices):
     SUBSCRIBED = "subscribed"
     UNSUBSCRIBED = "unsubscribed"
+    PENDING = "pending"  # double opt-in: asked, confirmation link not followed yet
 
 
 class ContactSubscription(models.Model):
@@ -180,6 +183,7 @@ class ContactSubscription(models.Model):
     status = models.CharField(max_length=16, choices=SubscriptionStatus.choices)
     source = models.CharField(max_length=32, default="api")
     updated_at = models.DateTimeField(default=now)
+    confirmed_at = models.DateTimeField(null=True, blank=True, help_text="Double opt-in")
 
     class Meta:
         constraints = [

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "segments",
     "automation",
     "billing",
+    "scoring",
     "accounts",
     "web",
 ]

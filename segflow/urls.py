@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/v1/", include("contacts.api.urls")),
     path("api/v1/", include("segments.api.urls")),
     path("api/v1/", include("automation.api.urls")),
+    path("api/v1/", include("scoring.api.urls")),
     path("", include("automation.public_urls")),
     path("", include("accounts.urls")),
     path("", include("web.urls")),

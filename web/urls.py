@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from web.views import contacts, dashboard, fields, segments, settings
 
@@ -14,6 +14,10 @@ urlpatterns = [
     path("fields/<int:pk>/edit/", fields.field_edit_page, name="field-edit"),
     path("fields/<int:pk>/delete/", fields.field_delete_page, name="field-delete"),
     path("segments/", segments.segment_list_page, name="segment-list"),
+    path("", include("web.urls_builder")),
+    path("", include("web.urls_segment_pages")),
+    path("", include("web.urls_imports")),
+    path("", include("web.urls_settings_admin")),
     path("settings/", settings.settings_page, name="settings"),
     path("settings/api-keys/", settings.api_key_create_page, name="api-key-create"),
     path(
