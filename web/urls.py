@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("web.urls_segment_pages")),
     path("", include("web.urls_imports")),
     path("", include("web.urls_settings_admin")),
+    path("", include("web.urls_settings_sending")),
     path("settings/", settings.settings_page, name="settings"),
     path("settings/api-keys/", settings.api_key_create_page, name="api-key-create"),
     path(
