@@ -71,13 +71,23 @@ def event_condition_q(node: Mapping, *, now: dt.datetime) -> Q:
     return performed if node["op"] == "performed" else ~performed
 
 
+# The property keys an email.* event may carry its template / flow id under: Segflow's own
+# events (sent, opened, clicked, ESP webhooks) say template_id / flow_id; events posted
+# through the API may say template / flow.
+EMAIL_ID_PROPERTIES = {"template": ("template_id", "template"), "flow": ("flow_id", "flow")}
+
+
 def email_events(node: Mapping, *, now: dt.datetime) -> QuerySet[Event]:
     """email.* events, filtered by template / flow id (matched as a string or a number)."""
     name, _ = ops.EMAIL_OPS[node["op"]]
     events = matching_events(name=name, now=now, within=node.get("within"))
-    for key in ("template", "flow"):
+    for key, properties in EMAIL_ID_PROPERTIES.items():
         if node.get(key) is not None:
-            events = events.filter(Exact(JsonValue("properties", key, "scalar"), str(node[key])))
+            wanted = str(node[key])
+            matches = Q()
+            for prop in properties:
+                matches |= Q(Exact(JsonValue("properties", prop, "scalar"), wanted))
+            events = events.filter(matches)
     return events
 
 

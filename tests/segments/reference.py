@@ -74,7 +74,7 @@ def evaluate(tree: dict, contact: RefContact, world: World, now: dt.datetime) ->
             event.name == name
             and _in_window(event, tree.get("within"), now)
             and all(
-                _id_text(event.properties.get(key)) == str(tree[key])
+                str(tree[key]) in {_id_text(event.properties.get(p)) for p in (f"{key}_id", key)}
                 for key in ("template", "flow")
                 if tree.get(key) is not None
             )

@@ -378,6 +378,28 @@ def test_email_conditions_filter_by_template_and_flow_and_window():
     assert_complement({"type": "email", "op": "opened", "within": {"days": 60}})
 
 
+def test_email_conditions_match_the_ids_segflow_records_on_its_own_email_events():
+    # given: email.sent as the send path records it (template_id / flow_id, numbers)
+    received = ContactFactory()
+    other_flow = ContactFactory()
+    props = {"message_id": 1, "template_id": 7, "flow_id": 3, "step_id": "s1"}
+    EventFactory(contact=received, name="email.sent", occurred_at=NOW, properties=props)
+    EventFactory(
+        contact=other_flow,
+        name="email.sent",
+        occurred_at=NOW,
+        properties={**props, "flow_id": 4},
+    )
+
+    # then
+    assert matching({"type": "email", "op": "received", "template": 7}) == {
+        received.pk,
+        other_flow.pk,
+    }
+    assert matching({"type": "email", "op": "received", "template": 7, "flow": 3}) == {received.pk}
+    assert matching({"type": "email", "op": "received", "template": 8}) == set()
+
+
 @pytest.mark.parametrize(
     "op, event",
     [

@@ -135,6 +135,8 @@ def contacts_near(tree) -> st.SearchStrategy:
             "url": st.sampled_from(["/pricing", "/PRICING/x", "/blog", 42]),
             "amount": st.one_of(numbers_near, st.just("10")),
             "template": st.sampled_from([1, "1", 2]),
+            "template_id": st.sampled_from([1, 2]),
+            "flow_id": st.sampled_from([1, "2"]),
             "first": st.sampled_from([True, False, None]),
         },
     )
@@ -279,7 +281,11 @@ email_leaf = st.fixed_dictionaries(
             ]
         ),
     },
-    optional={"template": st.sampled_from([1, "1", 2]), "within": durations},
+    optional={
+        "template": st.sampled_from([1, "1", 2]),
+        "flow": st.sampled_from([1, 2]),
+        "within": durations,
+    },
 )
 field_leaves = st.one_of(
     *[_field_leaf(key, kind) for key, kind in FIELD_TYPES.items()],
