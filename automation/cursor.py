@@ -4,8 +4,10 @@ perform after the commit).
 
 Step handlers (automation.steps) move cursors: `advance` records the step's StepRun and goes
 to the next step (or the entry of a path), `sleep` / `hold` park the enrollment until a time,
-`end` completes or exits it. The cursor writes through to its Enrollment object; the engine
-saves every enrollment of a run in one statement and the StepRuns in one bulk insert.
+`end` completes or exits it, `delay` parks a send step held back by the sending policy
+(automation.send_rules) with its reason. The cursor writes through to its Enrollment
+object; the engine saves every enrollment of a run in one statement and the StepRuns in one
+bulk insert.
 """
 
 import datetime as dt
@@ -13,7 +15,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from automation.flow_tree import FlowTree
-from automation.models import Enrollment, EnrollmentState, FlowVersion, StepRun, StepRunStatus
+from automation.models import (
+    Enrollment,
+    EnrollmentState,
+    FlowVersion,
+    SendingPolicy,
+    StepRun,
+    StepRunStatus,
+)
 from contacts.models import Contact
 
 
@@ -88,6 +97,7 @@ class Cursor:
             return
         enrollment = self.enrollment
         enrollment.step_id, enrollment.step_started_at = step_id, self.now
+        enrollment.delay_reason = ""
         enrollment.next_run_at, enrollment.sleeping, enrollment.waiting_for_event = (
             self.now,
             False,
@@ -106,9 +116,16 @@ class Cursor:
         )
         self.settled = True
 
+    def delay(self, until: dt.datetime, reason: str) -> None:
+        """A send held back by the sending policy: asleep until `until` (woken early like any
+        sleeper, it re-checks the rules) with the reason shown on the enrollment."""
+        self.sleep(until)
+        self.enrollment.delay_reason = reason
+
     def hold(self, until: dt.datetime) -> None:
         """Leased (a side effect under way) or retrying: due at `until`, never woken early."""
         enrollment = self.enrollment
+        enrollment.delay_reason = ""
         enrollment.next_run_at, enrollment.sleeping, enrollment.waiting_for_event = (
             until,
             False,
@@ -119,6 +136,7 @@ class Cursor:
     def end(self, state: str, reason: str = "") -> None:
         enrollment = self.enrollment
         enrollment.state, enrollment.exit_reason, enrollment.ended_at = state, reason, self.now
+        enrollment.delay_reason = ""
         enrollment.next_run_at, enrollment.sleeping, enrollment.waiting_for_event = (
             None,
             False,
@@ -140,6 +158,13 @@ class Run:
     finished_runs: list[StepRun] = field(default_factory=list)
     versions: dict[int, FlowVersion] = field(default_factory=dict)
     _contacts: dict[int, Contact] = field(default_factory=dict)
+    _sending_policy: SendingPolicy | None = None
+
+    def sending_policy(self) -> SendingPolicy:
+        """The workspace's sending policy, read once per run (when a send step runs)."""
+        if self._sending_policy is None:
+            self._sending_policy = SendingPolicy.current()
+        return self._sending_policy
 
     def contacts(self, contact_ids: Iterable[int]) -> dict[int, Contact]:
         """Contacts by id, loaded once per run (one query for those not loaded yet)."""

@@ -26,6 +26,7 @@ ENROLLMENT_FIELDS = {
     "waiting_for_event": "text",
     "exit_reason": "text",
     "ended_at": "timestamptz",
+    "delay_reason": "text",  # a send held back by the sending policy (automation.send_rules)
 }
 _STEP_RUN_FIELDS = {
     "enrollment_id": "bigint",

@@ -17,7 +17,18 @@ from automation.flow_steps import DefinitionCheck, clean_duration, clean_event_n
 from segflow.errors import InvalidInput
 from segments.validation import validate_conditions
 
-DEFINITION_KEYS = ("trigger", "reentry", "exit_when", "goal", "holdout_percent", "steps")
+DEFINITION_KEYS = (
+    "trigger",
+    "reentry",
+    "exit_when",
+    "goal",
+    "holdout_percent",
+    "frequency_cap",
+    "steps",
+)
+# What a send over the workspace's frequency cap does (docs/sending-rules.md). Stored only
+# when not the default: absent means "delay", so existing definitions stay unchanged.
+FREQUENCY_CAP_MODES = ("delay", "skip")
 TRIGGER_TYPES = ("segment_entered", "segment_left", "event")
 REENTRY_POLICIES = ("never", "always")
 MAX_HOLDOUT_PERCENT = 50
@@ -40,6 +51,10 @@ def flow_definition_clean(data: object) -> dict:
         "holdout_percent": _holdout(check, data.get("holdout_percent", 0)),
         "steps": check.steps(data.get("steps"), "steps", depth=1, may_be_empty=False),
     }
+    if data.get("frequency_cap", "delay") != "delay":
+        definition["frequency_cap"] = data["frequency_cap"]
+        if data["frequency_cap"] not in FREQUENCY_CAP_MODES:
+            check.error("frequency_cap", 'Must be "delay" (the default) or "skip".')
     taken = _check_step_ids(check, definition["steps"])
     check.check_references()
     check.check_storable(data)

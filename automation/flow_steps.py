@@ -37,7 +37,7 @@ STEP_KEYS: dict[str, set[str]] = {
     "wait": {"duration"},
     "wait_until": {"field", "offset"},
     "wait_for_event": {"event", "timeout", "on_event", "on_timeout"},
-    "send_email": {"template", "topic"},
+    "send_email": {"template", "topic", "ignore_send_window"},
     "branch": {"condition", "yes", "no"},
     "split": {"variants"},
     "update_field": {"field", "value"},
@@ -224,6 +224,10 @@ class DefinitionCheck:
             else:
                 self.topics.append((f"{path}.topic", topic))
             clean["topic"] = topic
+        if "ignore_send_window" in step:  # docs/sending-rules.md
+            if not isinstance(step["ignore_send_window"], bool):
+                self.error(f"{path}.ignore_send_window", "Must be true or false.")
+            clean["ignore_send_window"] = step["ignore_send_window"]
 
     def _branch(self, step: dict, path: str, clean: dict, depth: int) -> None:
         if step.get("condition") is None:

@@ -1,18 +1,26 @@
 """Input and output shapes of the flows API. The definition keys (trigger, reentry,
-exit_when, goal, holdout_percent, steps) are checked by automation.flow_definition, not here:
-the serializers only describe them for the schema, so every definition error comes with its
-JSON path from one place."""
+exit_when, goal, holdout_percent, frequency_cap, steps) are checked by
+automation.flow_definition, not here: the serializers only describe them for the schema, so
+every definition error comes with its JSON path from one place."""
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from automation.flow_definition import MAX_HOLDOUT_PERCENT
+from automation.flow_definition import FREQUENCY_CAP_MODES, MAX_HOLDOUT_PERCENT
 from automation.models import Enrollment, EnrollmentState, Flow, FlowStatus, FlowVersion
 from segflow.api.serializers import StrictCharField, StrictSerializer
 
 DOCS = "docs/flows.md"
-DEFINITION_FIELDS = ("trigger", "reentry", "exit_when", "goal", "holdout_percent", "steps")
-_DEFAULTS = {"reentry": "never", "holdout_percent": 0}
+DEFINITION_FIELDS = (
+    "trigger",
+    "reentry",
+    "exit_when",
+    "goal",
+    "holdout_percent",
+    "frequency_cap",
+    "steps",
+)
+_DEFAULTS = {"reentry": "never", "holdout_percent": 0, "frequency_cap": "delay"}
 
 
 class DefinitionKeyField(serializers.JSONField):
@@ -80,6 +88,18 @@ class HoldoutField(DefinitionKeyField):
 
 @extend_schema_field(
     {
+        "type": "string",
+        "enum": list(FREQUENCY_CAP_MODES),
+        "description": "A send over the workspace's frequency cap: delayed until the cap "
+        'allows ("delay", the default) or skipped ("skip"). docs/sending-rules.md',
+    }
+)
+class FrequencyCapField(DefinitionKeyField):
+    pass
+
+
+@extend_schema_field(
+    {
         "type": "array",
         "minItems": 1,
         "items": {"type": "object"},
@@ -110,6 +130,7 @@ class _DefinitionInput(StrictSerializer):
     exit_when = ExitWhenField(required=False, allow_null=True)
     goal = GoalField(required=False, allow_null=True)
     holdout_percent = HoldoutField(required=False)
+    frequency_cap = FrequencyCapField(required=False)
     steps = StepsField()
 
 
@@ -155,6 +176,7 @@ class FlowOutputSerializer(serializers.ModelSerializer):
     exit_when = ExitWhenField(read_only=True)
     goal = GoalField(read_only=True)
     holdout_percent = HoldoutField(read_only=True)
+    frequency_cap = FrequencyCapField(read_only=True)
     steps = StepsField(read_only=True)
     live_version = serializers.SerializerMethodField(
         help_text="Number of the version new enrollments get; null before the first activation."
@@ -203,6 +225,10 @@ class EnrollmentOutputSerializer(serializers.ModelSerializer):
     step_id = serializers.CharField(
         allow_null=True, help_text="The next step (while active) or the last one reached."
     )
+    delay_reason = serializers.CharField(
+        help_text="Why its send step waits (quiet hours, frequency cap) until next_run_at; "
+        "empty otherwise (docs/sending-rules.md)."
+    )
 
     class Meta:
         model = Enrollment
@@ -216,6 +242,7 @@ class EnrollmentOutputSerializer(serializers.ModelSerializer):
             "next_run_at",
             "holdout",
             "exit_reason",
+            "delay_reason",
             "enrolled_at",
             "ended_at",
         ]

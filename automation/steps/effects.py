@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Max
 
-from automation import rendering, sending, webhooks
+from automation import rendering, send_rules, sending, webhooks
 from automation.cursor import Cursor, Run
 from automation.models import Message, MessageStatus, StepRun, StepRunStatus
 from contacts.models import Event
@@ -45,10 +45,34 @@ class Effect:
 
 def run_send_email(cursors: Sequence[Cursor], step: dict, run: Run) -> None:
     """A holdout enrollment walks this step too: its message is recorded skipped. The
-    group's messages are prepared together (a fixed number of queries)."""
+    sending policy (automation.send_rules) first holds back the sends outside the send
+    window or over the frequency cap: those sleep with a delay reason and run the step again
+    later (no step run, no message yet), or, when the flow's "frequency_cap" is "skip", get
+    a skipped message. The group's messages are prepared together (a fixed number of
+    queries)."""
+    definition = run.versions[cursors[0].enrollment.version_id].definition
+    decisions = send_rules.send_decisions(
+        enrollments=[cursor.enrollment for cursor in cursors],
+        step=step,
+        now=run.now,
+        policy=run.sending_policy(),
+        on_cap=definition.get("frequency_cap") or send_rules.DELAY,
+    )
+    going = []
+    for cursor in cursors:
+        decision = decisions[cursor.enrollment.pk]
+        if decision.action == send_rules.DELAY:
+            cursor.delay(decision.until, decision.reason)
+        else:
+            going.append(cursor)
+    if not going:
+        return
+    cursors = going
     step_runs = [cursor.record(status=StepRunStatus.STARTED) for cursor in cursors]
     messages = sending.messages_prepare(
-        items=[(cursor.enrollment, step) for cursor in cursors], now=run.now
+        items=[(cursor.enrollment, step) for cursor in cursors],
+        now=run.now,
+        skip_reasons=send_rules.skip_reasons(decisions),
     )
     for cursor, step_run, message in zip(cursors, step_runs, messages, strict=True):
         if message.status == MessageStatus.QUEUED:

@@ -351,6 +351,7 @@ def test_flow_enrollments_list_filters_by_state(api, django_assert_max_num_queri
         "next_run_at": "2026-11-24T09:00:00Z",
         "holdout": True,
         "exit_reason": "",
+        "delay_reason": "",
         "enrolled_at": "2026-11-24T09:00:00Z",
         "ended_at": None,
     }

@@ -74,9 +74,9 @@ def test_a_template_error_fails_that_message_and_the_others_go_on(outbox):
     assert visited(fine) == [("mail", "sent"), ("after", "")]
 
 
-# The versions, the flows, the lease check, the messages' (existing keys, contacts,
-# templates, ids, tags, insert), the step runs' insert, the enrollments' update.
-SEND_STEP_QUERIES = 11
+# The versions, the flows, the lease check, the sending policy, the messages' (existing
+# keys, contacts, templates, ids, tags, insert), the step runs' insert, the enrollments' update.
+SEND_STEP_QUERIES = 12
 
 
 @pytest.mark.postgresql
