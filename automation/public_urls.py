@@ -2,9 +2,11 @@
 
 from django.urls import path
 
-from automation import public_views
+from automation import public_views, tracking_views
 
 urlpatterns = [
     path("u/<str:token>", public_views.unsubscribe, name="public-unsubscribe"),
     path("p/<str:token>", public_views.preferences, name="public-preferences"),
+    path("t/o/<str:token>", tracking_views.open_pixel, name="public-track-open"),
+    path("t/c/<str:token>", tracking_views.click, name="public-track-click"),
 ]

@@ -11,6 +11,8 @@ Invariants:
 - HTML is autoescaped; subject and text are not (they are not HTML).
 - A compiled template is cached per (template id, updated_at, part): editing a template
   changes updated_at, so a stale compilation is never used.
+- A template with a layout renders inside it (automation.layouts); the text part derived
+  from the HTML is derived from the template's own HTML, never the layout's chrome.
 """
 
 import datetime as dt
@@ -26,6 +28,7 @@ from jinja2.utils import missing, object_type_repr
 
 from automation import tokens
 from automation.html_text import html_to_text
+from automation.layouts import LayoutError, layout_apply
 from automation.sandbox import SegflowSandbox, render_budget, render_budget_end
 from contacts.builtins import BUILTIN_FIELD_TYPES
 
@@ -234,10 +237,17 @@ def render_compiled(compiled: Template, *, part: str, context: Mapping[str, Any]
 
 
 def template_render(*, template, context: Mapping[str, Any]) -> RenderedEmail:
-    """Subject, HTML and text of `template` for `context` (see `render_context`)."""
+    """Subject, HTML and text of `template` for `context` (see `render_context`): the HTML
+    inside the template's layout when it has one; the text derived from the template's own
+    HTML (not the layout's) when it has none."""
     subject = " ".join(render_part(template, "subject", context).split())
     html = render_part(template, "html", context)
     text = render_part(template, "text", context) if template.text.strip() else html_to_text(html)
+    if getattr(template, "layout_id", None) is not None:
+        try:
+            html = layout_apply(layout=template.layout, content=html, context=context)
+        except LayoutError as exc:
+            raise TemplateRenderError(part="layout", message=str(exc), line=None) from None
     return RenderedEmail(subject=subject, html=html, text=text)
 
 

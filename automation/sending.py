@@ -42,6 +42,7 @@ from automation.rendering import (
     render_context,
     template_render,
 )
+from automation.tracking import html_track
 from contacts.ingest import EventInput, events_ingest
 from contacts.models import Contact, EmailStatus, Event
 from contacts.selectors import contacts_topic_subscribed
@@ -194,6 +195,9 @@ def _drafts_render(drafts: list[_Draft]) -> None:
     if not drafts:
         return
     prefetch_related_objects(list({d.contact.pk: d.contact for d in drafts}.values()), "tags")
+    with_layout = {id(d.template): d.template for d in drafts if d.template.layout_id}
+    if with_layout:  # one query for the batch's layouts
+        prefetch_related_objects(list(with_layout.values()), "layout")
     event_ids = {d.enrollment.trigger_event_id for d in drafts} - {None}
     events = Event.objects.in_bulk(event_ids) if event_ids else {}
     unloaded = [d.enrollment for d in drafts if not Enrollment.flow.is_cached(d.enrollment)]
@@ -225,7 +229,7 @@ def _render_into(message: Message, *, template: EmailTemplate, context: dict) ->
     except TemplateRenderError as exc:
         _decide(message, MessageStatus.FAILED, exc.reason)
         return False
-    _fill(message, rendered, marketing=not template.transactional)
+    _fill(message, rendered, template=template)
     return True
 
 
@@ -238,11 +242,20 @@ def _rendered(message: Message, *, template: EmailTemplate, context: dict) -> Me
     return message
 
 
-def _fill(message: Message, rendered: RenderedEmail, *, marketing: bool) -> None:
+def _fill(message: Message, rendered: RenderedEmail, *, template: EmailTemplate) -> None:
+    """The message's content as sent: its HTML with the open pixel and click links the
+    template asks for (automation.tracking; test sends are not tracked)."""
     message.subject = rendered.subject
     message.html = rendered.html
+    if not message.is_test and (template.track_opens or template.track_clicks):
+        message.html = html_track(
+            rendered.html,
+            message_id=message.pk,
+            opens=template.track_opens,
+            clicks=template.track_clicks,
+        )
     message.text = rendered.text
-    message.headers = message_headers(message=message, marketing=marketing)
+    message.headers = message_headers(message=message, marketing=not template.transactional)
 
 
 def message_headers(*, message: Message, marketing: bool) -> dict[str, str]:

@@ -66,7 +66,9 @@ class FailingForSomeBackend(LocmemBackend):
 
 def test_prepare_renders_a_sending_message_with_its_key_addresses_and_content():
     template = EmailTemplateFactory(
-        subject="Hi {{ contact.first_name }}", html="<p>Cart: {{ event.properties.total }}</p>"
+        subject="Hi {{ contact.first_name }}",
+        html="<p>Cart: {{ event.properties.total }}</p>",
+        track_opens=False,  # tracking: tests/automation/test_tracking*.py
     )
     contact = ContactFactory(first_name="Ada", email="ada@example.com")
     event = EventFactory(contact=contact, name="cart.updated", properties={"total": 42})
@@ -110,7 +112,9 @@ def test_transactional_message_has_no_list_unsubscribe_headers():
 
 
 def test_unsubscribe_url_in_the_body_is_signed_for_the_message():
-    message = prepared(template=EmailTemplateFactory(html="{{ unsubscribe_url }}"))
+    message = prepared(
+        template=EmailTemplateFactory(html="{{ unsubscribe_url }}", track_opens=False)
+    )
 
     token = unsubscribe_token_read(message.html.rsplit("/", 1)[1])
     assert (token.contact_id, token.message_id) == (message.contact_id, message.pk)
@@ -392,7 +396,7 @@ def test_prepare_a_key_written_by_another_transaction_meanwhile_returns_that_row
 
 
 def test_deliver_sends_multipart_text_and_html_with_the_logged_headers():
-    message = prepared(template=EmailTemplateFactory(html="<p>Hello</p>"))
+    message = prepared(template=EmailTemplateFactory(html="<p>Hello</p>", track_opens=False))
 
     messages_deliver(messages=[message], now=NOW)
 
@@ -644,6 +648,7 @@ def test_deliver_over_smtp_sends_each_message_once_with_headers_and_both_parts(s
             template=EmailTemplateFactory(
                 subject="Hi {{ contact.first_name }}",
                 html='<p>Hello {{ contact.first_name }}, <a href="https://x.io">shop</a></p>',
+                track_clicks=False,
             ),
         )
         for i in range(3)

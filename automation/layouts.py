@@ -1,0 +1,118 @@
+"""MJML layouts around templates' HTML, compiled with mrml (no Node at run time).
+
+Invariants:
+- A layout's MJML is compiled to HTML once per process and change: the cache is keyed by
+  the layout's id and updated_at, so an edit takes effect at the next send.
+- The compiled HTML is split at its placeholders once; a message's HTML is the pieces joined
+  with its values: `{{ content }}` (the template's rendered HTML, exactly once) and, when
+  present, `{{ unsubscribe_url }}` / `{{ preferences_url }}` (escaped). The layout itself is
+  not Jinja: nothing else in it is evaluated.
+- A layout that mrml refuses, or whose compiled HTML does not hold `{{ content }}` exactly
+  once, is refused at save (path "mjml"); `mj-include` loads nothing (no files, no network).
+"""
+
+import html
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import mrml
+
+from segflow.errors import InvalidInput
+
+CACHE_SIZE = 128
+PLACEHOLDER = re.compile(r"\{\{\s*(content|unsubscribe_url|preferences_url)\s*\}\}")
+CONTENT = "content"
+_CONTENT_SOURCE = re.compile(r"\{\{\s*content\s*\}\}")
+
+
+class LayoutError(Exception):
+    """MJML that does not compile to a usable layout."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledLayout:
+    # Literal HTML at even indexes, placeholder names at odd ones (re.split with a group).
+    pieces: tuple[str, ...]
+
+    def apply(self, *, content: str, context: Mapping[str, Any]) -> str:
+        """The layout's HTML around `content` (HTML, inserted as it is)."""
+        out = []
+        for index, piece in enumerate(self.pieces):
+            if index % 2 == 0:
+                out.append(piece)
+            elif piece == CONTENT:
+                out.append(content)
+            else:
+                out.append(html.escape(str(context.get(piece) or ""), quote=True))
+        return "".join(out)
+
+
+def _parser_options() -> mrml.ParserOptions:
+    return mrml.ParserOptions(include_loader=mrml.noop_loader())
+
+
+def layout_compile(mjml: str) -> CompiledLayout:
+    """Compile MJML (raises LayoutError with mrml's message)."""
+    if len(_CONTENT_SOURCE.findall(mjml)) != 1:
+        raise LayoutError("The layout must contain {{ content }} exactly once.")
+    try:
+        output = mrml.to_html(mjml, parser_options=_parser_options())
+    except Exception as exc:  # mrml raises OSError (and may raise others) for bad MJML
+        raise LayoutError(f"MJML error: {exc}") from None
+    pieces = tuple(PLACEHOLDER.split(output.content))
+    if pieces[1::2].count(CONTENT) != 1:
+        raise LayoutError(
+            "{{ content }} is lost in the compiled HTML: put it inside the body, e.g. in "
+            "<mj-text> or <mj-raw>."
+        )
+    return CompiledLayout(pieces=pieces)
+
+
+def layout_check(mjml: str) -> None:
+    """A 400 at path "mjml" for MJML that is no usable layout."""
+    try:
+        layout_compile(mjml)
+    except LayoutError as exc:
+        raise InvalidInput.single("mjml", str(exc)) from None
+
+
+class _LayoutCache:
+    """Compiled layouts by (id, updated_at), bounded, shared by a process's threads."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict[tuple, CompiledLayout] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, layout) -> CompiledLayout:
+        if layout.pk is None:
+            return layout_compile(layout.mjml)
+        key = (layout.pk, layout.updated_at)
+        with self._lock:
+            compiled = self._items.get(key)
+            if compiled is not None:
+                self._items.move_to_end(key)
+                return compiled
+        compiled = layout_compile(layout.mjml)
+        with self._lock:
+            self._items[key] = compiled
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return compiled
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+compiled_layouts = _LayoutCache(CACHE_SIZE)
+
+
+def layout_apply(*, layout, content: str, context: Mapping[str, Any]) -> str:
+    """`content` (a template's rendered HTML) inside `layout` (an EmailLayout); raises
+    LayoutError for a layout saved before it was valid (e.g. through raw SQL)."""
+    return compiled_layouts.get(layout).apply(content=content, context=context)
