@@ -1,14 +1,13 @@
-"""Lead score changes. The score is updated in the database (lead_score + delta), so
-concurrent adjustments add up instead of overwriting each other, and every change is
-announced like any other contact write (segments on lead_score follow)."""
+"""Lead score changes, for callers that only know contacts (flow steps): each change is a row
+of the score ledger (scoring.ledger) written with the score in one transaction, so the score
+stays the ledger's sum; concurrent adjustments add up, and every change is announced like any
+other contact write (segments on lead_score follow).
+
+The ledger lives in the scoring app, which builds on contacts: it is imported when called,
+so contacts keeps no import-time dependency on it.
+"""
 
 from collections.abc import Iterable
-
-from django.db import transaction
-from django.db.models import F
-
-from contacts.models import Contact
-from contacts.signals import notify_contacts_changed
 
 SCORE_CHANGE = "field:lead_score"
 
@@ -19,12 +18,8 @@ def contact_score_adjust(*, contact_id: int, delta: int, reason: str) -> None:
 
 
 def contacts_score_adjust(*, contact_ids: Iterable[int], delta: int, reason: str) -> int:
-    """Add `delta` to the lead score of every contact given, in one statement; returns how
-    many contacts exist among them. `reason` says what adjusted it (a flow step, a rule)."""
-    ids = sorted(set(contact_ids))
-    if not ids or not delta:
-        return 0
-    with transaction.atomic():
-        updated = Contact.objects.filter(pk__in=ids).update(lead_score=F("lead_score") + delta)
-        notify_contacts_changed(ids, [SCORE_CHANGE])
-    return updated
+    """Add `delta` to the lead score of every contact given, set-based; returns how many
+    contacts exist among them. `reason` says what adjusted it (a flow step, a rule)."""
+    from scoring.ledger import scores_adjust
+
+    return scores_adjust(contact_ids=contact_ids, delta=delta, reason=reason)

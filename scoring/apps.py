@@ -5,3 +5,17 @@ class ScoringConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "scoring"
     verbose_name = "Lead scoring"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from contacts.signals import contacts_changed
+        from scoring.event_scoring import on_contacts_changed
+        from scoring.models import ScoringRule
+        from scoring.rule_watch import on_rule_changed
+
+        contacts_changed.connect(on_contacts_changed, dispatch_uid="scoring.contacts_changed")
+        post_save.connect(on_rule_changed, sender=ScoringRule, dispatch_uid="scoring.rule_saved")
+        post_delete.connect(
+            on_rule_changed, sender=ScoringRule, dispatch_uid="scoring.rule_deleted"
+        )

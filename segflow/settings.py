@@ -283,6 +283,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "billing.tasks.sweep_deliveries",
         "schedule": 60.0,
     },
+    # Lead scoring: queued events whose wake-up was lost, condition rules, decay (per period).
+    "scoring-periodic": {
+        "task": "scoring.tasks.scoring_periodic",
+        "schedule": 300.0,
+    },
 }
 
 # --- Billing --------------------------------------------------------------------------------
@@ -318,6 +323,29 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", 30))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Segflow <noreply@localhost>")
+# django-anymail: ESP API keys for its sending backends, and the checks of the ESP tracking
+# webhooks /webhooks/esp/<esp>/tracking/ (docs/esp-webhooks.md). A secret left unset gets a
+# random value, so those webhooks refuse every post (400) instead of trusting anyone.
+ANYMAIL = {
+    **{
+        name: os.environ[name]
+        for name in (
+            "POSTMARK_SERVER_TOKEN",
+            "MAILGUN_API_KEY",
+            "MAILGUN_SENDER_DOMAIN",
+            "MAILGUN_API_URL",
+            "BREVO_API_KEY",
+        )
+        if os.environ.get(name)
+    },
+    "WEBHOOK_SECRET": os.environ.get("ANYMAIL_WEBHOOK_SECRET") or f"unset:{os.urandom(24).hex()}",
+    "MAILGUN_WEBHOOK_SIGNING_KEY": os.environ.get("MAILGUN_WEBHOOK_SIGNING_KEY")
+    or os.urandom(24).hex(),
+    # Needs boto3 (django-anymail[amazon-ses]); without it, confirm SNS subscriptions by hand.
+    "AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS": env_bool(
+        "AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS", True
+    ),
+}
 
 # --- Flows ----------------------------------------------------------------------------------
 # A send or webhook call in progress holds its enrollment this long; a worker that dies
