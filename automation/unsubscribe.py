@@ -12,7 +12,7 @@ from contacts.services import contact_update
 from contacts.subscriptions import contact_subscriptions_set
 
 EVENT_SOURCE = "segflow"
-PREFERENCES_SOURCE = "preferences"
+PREFERENCES_SOURCE = "preference_center"
 
 
 def contact_unsubscribe(

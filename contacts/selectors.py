@@ -2,8 +2,9 @@
 
 import datetime as dt
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 
-from django.db.models import FilteredRelation, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
 
 from contacts.models import (
     Contact,
@@ -99,3 +100,55 @@ def contacts_topic_subscribed(
         for key, default_opt_in in defaults.items():
             subscribed.setdefault((contact_id, key), default_opt_in)
     return subscribed
+
+
+@dataclass(frozen=True)
+class TopicSubscription:
+    """A contact's status for one topic: its own choice, else the topic's default (source
+    "default", no time)."""
+
+    topic: SubscriptionTopic
+    status: str  # subscribed | unsubscribed | pending
+    source: str
+    changed_at: dt.datetime | None
+    confirmed_at: dt.datetime | None
+
+    @property
+    def subscribed(self) -> bool:
+        return self.status == SubscriptionStatus.SUBSCRIBED
+
+    @property
+    def by_default(self) -> bool:
+        return self.changed_at is None
+
+
+def contact_subscriptions_list(*, contact_id: int) -> list[TopicSubscription]:
+    """Every topic (by key) with the contact's status, in one query."""
+    choice = FilteredRelation(
+        "contactsubscription", condition=Q(contactsubscription__contact_id=contact_id)
+    )
+    topics = (
+        SubscriptionTopic.objects.annotate(choice=choice)
+        .annotate(
+            choice_status=F("choice__status"),
+            choice_source=F("choice__source"),
+            choice_at=F("choice__updated_at"),
+            choice_confirmed_at=F("choice__confirmed_at"),
+        )
+        .order_by("key")
+    )
+    return [
+        TopicSubscription(
+            topic=topic,
+            status=topic.choice_status
+            or (
+                SubscriptionStatus.SUBSCRIBED
+                if topic.default_opt_in
+                else SubscriptionStatus.UNSUBSCRIBED
+            ),
+            source=topic.choice_source if topic.choice_status else "default",
+            changed_at=topic.choice_at if topic.choice_status else None,
+            confirmed_at=topic.choice_confirmed_at,
+        )
+        for topic in topics
+    ]

@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from contacts.csv_import import contact_import_process, contact_imports_reset_stuck
+from contacts.subscription_confirmation import subscription_confirmation_send
 
 
 @shared_task
@@ -13,3 +14,8 @@ def process_contact_import(import_id: int) -> None:
 @shared_task
 def reset_stuck_imports() -> None:
     contact_imports_reset_stuck()
+
+
+@shared_task
+def send_subscription_confirmation(contact_id: int, topic_id: int) -> None:
+    subscription_confirmation_send(contact_id=contact_id, topic_id=topic_id)

@@ -181,7 +181,7 @@ def test_preferences_post_records_choices_with_source_and_can_unsubscribe_all():
     assert choices == {"news": "unsubscribed", "offers": "subscribed"}
     assert set(
         ContactSubscription.objects.filter(contact=contact).values_list("source", flat=True)
-    ) == {"preferences"}
+    ) == {"preference_center"}
 
     client.post(preferences_path(contact), {"unsubscribe_all": "on"})
     assert status_of(contact) == "unsubscribed"
