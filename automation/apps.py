@@ -6,8 +6,10 @@ class AutomationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from anymail.signals import tracking
         from django.db.models.signals import post_delete, post_save, pre_save
 
+        from automation.esp_tracking import on_tracking
         from automation.models import Flow
         from automation.trigger_watch import on_flow_deleted, on_flow_post_save, on_flow_pre_save
         from automation.triggers import on_contacts_changed, on_transitions_written
@@ -21,3 +23,4 @@ class AutomationConfig(AppConfig):
         pre_save.connect(on_flow_pre_save, sender=Flow, dispatch_uid="automation.flow_pre_save")
         post_save.connect(on_flow_post_save, sender=Flow, dispatch_uid="automation.flow_post_save")
         post_delete.connect(on_flow_deleted, sender=Flow, dispatch_uid="automation.flow_deleted")
+        tracking.connect(on_tracking, dispatch_uid="automation.esp_tracking")
