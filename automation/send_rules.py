@@ -17,10 +17,12 @@ Invariants:
 """
 
 import datetime as dt
+import functools
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.db.models import Count, IntegerField, Min, OuterRef, Q, Subquery
 
 from automation.models import EmailTemplate, Enrollment, Message, MessageStatus, SendingPolicy
@@ -249,3 +251,73 @@ def _contact_facts(
         pk: (tz, sent or 0, oldest)
         for pk, tz, sent, oldest in rows.values_list("pk", "timezone", "sent", "oldest")
     }
+
+
+# --- changing the policy (the settings page and the admin) ------------------------------------
+
+MAX_CAP_COUNT = 1000
+MAX_CAP_HOURS = 24 * 30
+
+
+@functools.cache
+def _timezone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def timezone_problem(name: object) -> str | None:
+    """Why `name` is not an IANA time zone name, or None."""
+    if not isinstance(name, str) or name not in _timezone_names():
+        return "Not a known IANA time zone name, e.g. Europe/Paris or America/New_York."
+    return None
+
+
+def sending_policy_problems(values: Mapping[str, object]) -> dict[str, str]:
+    """Field -> error of a policy's values (SendingPolicy's field names). An enabled window
+    needs a start and an end that differ; start after end is an overnight window."""
+    problems = {}
+    count, hours = values.get("frequency_cap_count"), values.get("frequency_cap_hours")
+    if count is not None and not (isinstance(count, int) and 1 <= count <= MAX_CAP_COUNT):
+        problems["frequency_cap_count"] = f"Must be a whole number from 1 to {MAX_CAP_COUNT}."
+    if not (isinstance(hours, int) and 1 <= hours <= MAX_CAP_HOURS):
+        problems["frequency_cap_hours"] = f"Must be a whole number of hours, 1 to {MAX_CAP_HOURS}."
+    if values.get("send_window_enabled"):
+        start, end = values.get("send_window_start"), values.get("send_window_end")
+        if start is None:
+            problems["send_window_start"] = "Required when the send window is on."
+        if end is None:
+            problems["send_window_end"] = "Required when the send window is on."
+        if start is not None and start == end:
+            problems["send_window_end"] = "Must differ from the start (a window of no time)."
+    days = values.get("send_window_days") or []
+    if not isinstance(days, list) or any(d not in range(1, 8) for d in days):
+        problems["send_window_days"] = "Must be ISO weekdays, 1 (Monday) to 7 (Sunday)."
+    if problem := timezone_problem(values.get("default_timezone")):
+        problems["default_timezone"] = problem
+    return problems
+
+
+def sending_policy_update(*, values: Mapping[str, object]) -> SendingPolicy:
+    """Save the workspace's policy (its one row, created on the first save). The values are
+    checked by `sending_policy_problems` first (ValueError listing them)."""
+    if problems := sending_policy_problems(values):
+        raise ValueError(problems)
+    with transaction.atomic():
+        policy = SendingPolicy.objects.select_for_update().order_by("pk").first()
+        policy = policy or SendingPolicy()
+        for name in POLICY_FIELDS:
+            if name in values:
+                setattr(policy, name, values[name])
+        policy.send_window_days = sorted(set(policy.send_window_days or []))
+        policy.save()
+    return policy
+
+
+POLICY_FIELDS = (
+    "frequency_cap_count",
+    "frequency_cap_hours",
+    "send_window_enabled",
+    "send_window_start",
+    "send_window_end",
+    "send_window_days",
+    "default_timezone",
+)

@@ -1,3 +1,9 @@
-"""Routes of web/views/ pages owned together (included by web/urls.py)."""
+"""Routes of the sending policy page (web/views/settings_sending.py), included by web/urls.py."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from web.views import settings_sending
+
+urlpatterns = [
+    path("settings/sending/", settings_sending.sending_settings_page, name="settings-sending"),
+]
