@@ -20,7 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import mrml
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 
+from automation.models import EmailLayout
 from segflow.errors import InvalidInput
 
 CACHE_SIZE = 128
@@ -116,3 +119,50 @@ def layout_apply(*, layout, content: str, context: Mapping[str, Any]) -> str:
     """`content` (a template's rendered HTML) inside `layout` (an EmailLayout); raises
     LayoutError for a layout saved before it was valid (e.g. through raw SQL)."""
     return compiled_layouts.get(layout).apply(content=content, context=context)
+
+
+# --- Writes ---------------------------------------------------------------------------------
+
+
+class LayoutInUse(Exception):
+    """Templates still use the layout."""
+
+    def __init__(self, templates: list):
+        self.templates = templates
+        names = ", ".join(f"'{t.name}' ({t.pk})" for t in templates[:10])
+        more = f" and {len(templates) - 10} more" if len(templates) > 10 else ""
+        super().__init__(f"Templates still use this layout: {names}{more}.")
+
+
+def _layout_saved(layout):
+    try:
+        with transaction.atomic():
+            layout.save()
+    except IntegrityError:
+        raise InvalidInput.single("name", "Another layout has this name.") from None
+    return layout
+
+
+def layout_create(*, name: str, mjml: str):
+    layout_check(mjml)
+    return _layout_saved(EmailLayout(name=name, mjml=mjml))
+
+
+def layout_update(*, layout, **changes):
+    """Change the given fields (name, mjml); new MJML must compile to a usable layout."""
+    if "mjml" in changes:
+        layout_check(changes["mjml"])
+    for key, value in changes.items():
+        setattr(layout, key, value)
+    return _layout_saved(layout)
+
+
+def layout_delete(*, layout) -> None:
+    """Refused (LayoutInUse) while templates use it."""
+    using = list(layout.templates.order_by("pk"))
+    if using:
+        raise LayoutInUse(using)
+    try:
+        layout.delete()
+    except ProtectedError as exc:  # a template took it meanwhile
+        raise LayoutInUse(sorted(exc.protected_objects, key=lambda t: t.pk)) from None

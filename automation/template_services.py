@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from automation.models import (
+    EmailLayout,
     EmailTemplate,
     Enrollment,
     EnrollmentState,
@@ -51,15 +52,25 @@ def _saved(template: EmailTemplate) -> EmailTemplate:
 
 
 def template_create(
-    *, name: str, subject: str, html: str, text: str = "", transactional: bool = False
+    *,
+    name: str,
+    subject: str,
+    html: str,
+    text: str = "",
+    transactional: bool = False,
+    layout: EmailLayout | None = None,
+    track_opens: bool = True,
+    track_clicks: bool = True,
 ) -> EmailTemplate:
     values = {"subject": subject, "html": html, "text": text}
     template_parts_check(values)
-    return _saved(EmailTemplate(name=name, transactional=transactional, **values))
+    options = {"layout": layout, "track_opens": track_opens, "track_clicks": track_clicks}
+    return _saved(EmailTemplate(name=name, transactional=transactional, **values, **options))
 
 
 def template_update(*, template: EmailTemplate, **changes) -> EmailTemplate:
-    """Change the given fields (name, subject, html, text, transactional)."""
+    """Change the given fields (name, subject, html, text, transactional, layout,
+    track_opens, track_clicks)."""
     template_parts_check(changes)
     for key, value in changes.items():
         setattr(template, key, value)

@@ -9,7 +9,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from automation.models import EmailTemplate
+from automation.models import EmailLayout, EmailTemplate
 from automation.rendering import TemplateRenderError, template_preview
 from automation.sending import message_send_test
 from automation.template_services import (
@@ -57,12 +57,28 @@ class TemplateInputSerializer(StrictSerializer):
         "bounced or complained addresses) and carries no List-Unsubscribe header.",
     )
 
+    layout = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_DB_INT,
+        required=False,
+        allow_null=True,
+        help_text="An email layout's id (/api/v1/layouts): the HTML goes inside it; null for none.",
+    )
+    track_opens = TransactionalField(
+        required=False, help_text="Add an open pixel (default true); docs/email-tracking.md."
+    )
+    track_clicks = TransactionalField(
+        required=False,
+        help_text="Turn links into click redirects (default true); unsubscribe and "
+        "preference links are never wrapped.",
+    )
+
 
 class TemplateOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = EmailTemplate
         fields = ["id", "name", "subject", "html", "text", "transactional"]
-        fields += ["created_at", "updated_at"]
+        fields += ["layout", "track_opens", "track_clicks", "created_at", "updated_at"]
 
 
 class TemplatePreviewInputSerializer(StrictSerializer):
@@ -109,6 +125,14 @@ def validated(serializer_class, request, *, partial: bool = False) -> dict:
     return dict(serializer.validated_data)
 
 
+def template_input(request, *, partial: bool = False) -> dict:
+    """The validated template fields, the layout id resolved (an unknown one is a 400)."""
+    data = validated(TemplateInputSerializer, request, partial=partial)
+    if "layout" in data:
+        data["layout"] = object_or_400(EmailLayout.objects, data["layout"], "layout")
+    return data
+
+
 def template_or_404(pk: int) -> EmailTemplate:
     return get_object_or_404(EmailTemplate, pk=pk)
 
@@ -139,7 +163,7 @@ class TemplateListApi(APIView):
         '(`{"path": "html", "message": "unexpected \'}\' (line 3)"}`).',
     )
     def post(self, request):
-        template = template_create(**validated(TemplateInputSerializer, request))
+        template = template_create(**template_input(request))
         return Response(TemplateOutputSerializer(template).data, status=status.HTTP_201_CREATED)
 
 
@@ -156,7 +180,7 @@ class TemplateDetailApi(APIView):
     )
     def patch(self, request, pk: int):
         template = template_or_404(pk)
-        changes = validated(TemplateInputSerializer, request, partial=True)
+        changes = template_input(request, partial=True)
         return Response(
             TemplateOutputSerializer(template_update(template=template, **changes)).data
         )
@@ -183,8 +207,9 @@ class TemplatePreviewApi(APIView):
         operation_id="templates_preview",
         request=TemplatePreviewInputSerializer,
         responses=TemplateRenderedOutputSerializer,
-        description="Subject, HTML and text as the contact would receive them (the text "
-        "derived from the HTML when the template has none). A template error is a 400 at its "
+        description="Subject, HTML and text as the contact would receive them, inside the "
+        "template's layout (the text derived from the template's own HTML when it has none; "
+        "no tracking links, which only sent messages get). A template error is a 400 at its "
         'part: `{"errors": [{"path": "html", "message": "\'contact\' has no attribute '
         "'frist_name' (line 3)\"}]}`.",
     )
