@@ -12,12 +12,11 @@ import itertools
 from collections.abc import Callable, Mapping
 
 from django.conf import settings
-from django.db import DataError, IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from contacts import builtins
-from contacts.contact_input import contact_input_clean
 from contacts.csv_files import (
     CsvFile,
     CsvRow,
@@ -26,16 +25,16 @@ from contacts.csv_files import (
     csv_filename_clean,
     csv_size_check,
 )
-from contacts.csv_mapping import RowReader, column_mapping_resolve
+from contacts.csv_import_chunk import chunk_write
+from contacts.csv_mapping import RowReader, column_mapping_resolve, column_mapping_suggest
 from contacts.field_types import field_definitions
 from contacts.models import ContactImport, CustomField, ImportStatus
-from contacts.services import contact_upsert
-from contacts.signals import contacts_changed_coalesced
 from segflow.errors import ErrorCollector, InvalidInput
 from segflow.json_input import find_unstorable_string
 from segflow.queue import enqueue_on_commit
 
 MAX_STORED_ERRORS = 1000
+DRAFT_KEPT_FOR = dt.timedelta(days=1)
 _PROGRESS_FIELDS = [
     "status",
     "processed_rows",
@@ -77,17 +76,13 @@ def contact_import_create(
     """
     if find_unstorable_string(mapping or {}) is not None:
         raise InvalidInput.single("mapping", "Contains a NUL character or an invalid code point.")
-    csv_size_check(size=len(data))
-    csv_file = CsvFile(csv_decode(data))
-    total_rows, filled_columns = csv_file_check(csv_file)
+    csv_file, total_rows, filled_columns = _checked_file(data)
     resolved = column_mapping_resolve(
         header=csv_file.header,
         explicit={str(column).strip(): key for column, key in (mapping or {}).items()},
         definitions=field_definitions(),
         filled_columns=filled_columns,
     )
-    if total_rows == 0:
-        raise InvalidInput.single("file", "The file has a header but no rows to import.")
     return ContactImport.objects.create(
         filename=csv_filename_clean(filename),
         csv_text=csv_file.text,
@@ -95,6 +90,63 @@ def contact_import_create(
         tags=_import_tags(tags or []),
         total_rows=total_rows,
     )
+
+
+def _checked_file(data: bytes) -> tuple[CsvFile, int, set[int]]:
+    csv_size_check(size=len(data))
+    csv_file = CsvFile(csv_decode(data))
+    total_rows, filled_columns = csv_file_check(csv_file)
+    if total_rows == 0:
+        raise InvalidInput.single("file", "The file has a header but no rows to import.")
+    return csv_file, total_rows, filled_columns
+
+
+def contact_import_upload(*, data: bytes, filename: str = "") -> ContactImport:
+    """Check the file and keep it as a draft whose columns the marketer maps next (web pages):
+    its `mapping` holds the suggested key of each column ("" when none is suggested)."""
+    csv_file, total_rows, _ = _checked_file(data)
+    suggested = column_mapping_suggest(header=csv_file.header, definitions=field_definitions())
+    return ContactImport.objects.create(
+        filename=csv_filename_clean(filename),
+        csv_text=csv_file.text,
+        mapping={column: key or "" for column, key in suggested.items()},
+        status=ImportStatus.DRAFT,
+        total_rows=total_rows,
+    )
+
+
+def contact_import_start(
+    *, import_id: int, mapping: Mapping[str, object], tags: list[str] | None = None
+) -> ContactImport:
+    """Map a draft's columns and queue it (after commit); InvalidInput as contact_import_create
+    names them, and when the import is no longer a draft."""
+    with transaction.atomic():
+        contact_import = ContactImport.objects.select_for_update().get(pk=import_id)
+        if contact_import.status != ImportStatus.DRAFT:
+            raise InvalidInput.single("", "This import has already been started.")
+        csv_file = CsvFile(contact_import.csv_text)
+        _, filled_columns = csv_file_check(csv_file)
+        contact_import.mapping = column_mapping_resolve(
+            header=csv_file.header,
+            explicit={str(column).strip(): key for column, key in mapping.items()},
+            definitions=field_definitions(),
+            filled_columns=filled_columns,
+        )
+        contact_import.tags = _import_tags(tags or [])
+        contact_import.status = ImportStatus.PENDING
+        contact_import.created_at = timezone.now()
+        contact_import.save(update_fields=["mapping", "tags", "status", "created_at"])
+        contact_import_enqueue(import_id=contact_import.pk)
+    return contact_import
+
+
+def contact_import_drafts_purge(*, now: dt.datetime | None = None) -> int:
+    """Delete drafts left unstarted for a day (each holds its whole file)."""
+    cutoff = (now or timezone.now()) - DRAFT_KEPT_FOR
+    deleted, _ = ContactImport.objects.filter(
+        status=ImportStatus.DRAFT, created_at__lt=cutoff
+    ).delete()
+    return deleted
 
 
 def contact_import_enqueue(*, import_id: int) -> None:
@@ -109,23 +161,6 @@ def _claim(import_id: int) -> dt.datetime | None:
         status=ImportStatus.RUNNING, claimed_at=claimed_at
     )
     return claimed_at if won else None
-
-
-def _import_row(
-    row: CsvRow, reader: RowReader, definitions: Mapping[str, CustomField]
-) -> tuple[bool | None, dict[str, list[str]]]:
-    """Upsert one row: (created, {}) or (None, {column: [messages]})."""
-    width_error = reader.width_error(row.cells)
-    if width_error:
-        return None, width_error
-    try:
-        clean = contact_input_clean(reader.data(row.cells), definitions=definitions)
-        _, created = contact_upsert(values=clean.values, fields=clean.fields, tags=clean.tags)
-    except InvalidInput as exc:
-        return None, reader.column_errors(exc.errors)
-    except (IntegrityError, DataError) as exc:
-        return None, {"": [f"The database refused this row: {str(exc).splitlines()[0]}"]}
-    return created, {}
 
 
 def _process_chunk(
@@ -143,17 +178,14 @@ def _process_chunk(
         )
         if contact_import.status != ImportStatus.RUNNING or contact_import.claimed_at != claimed_at:
             return None
-        with contacts_changed_coalesced():
-            for row in rows:
-                created, errors = _import_row(row, reader, definitions)
-                if errors:
-                    contact_import.error_count += 1
-                    if len(contact_import.errors) < MAX_STORED_ERRORS:
-                        contact_import.errors.append({"row": row.number, "errors": errors})
-                elif created:
-                    contact_import.created_count += 1
-                else:
-                    contact_import.updated_count += 1
+        written = chunk_write(rows, reader, definitions)
+        contact_import.created_count += written.created
+        contact_import.updated_count += written.updated
+        contact_import.error_count += len(written.errors)
+        room = MAX_STORED_ERRORS - len(contact_import.errors)
+        contact_import.errors.extend(
+            {"row": number, "errors": errors} for number, errors in written.errors[: max(room, 0)]
+        )
         contact_import.processed_rows += len(rows)
         contact_import.claimed_at = timezone.now()
         if not rows or contact_import.processed_rows >= contact_import.total_rows:

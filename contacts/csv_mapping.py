@@ -115,6 +115,13 @@ def column_mapping_resolve(
     return mapping
 
 
+def column_mapping_suggest(
+    *, header: list[str], definitions: Mapping[str, CustomField]
+) -> dict[str, str | None]:
+    """{column: the field key its header names, or None} for the named columns (web pages)."""
+    return {name: _auto_target(name, definitions) for name in header if name}
+
+
 def split_tags(cell: str) -> list[str]:
     return [name.strip() for name in _TAG_SEPARATORS.split(cell) if name.strip()]
 

@@ -210,6 +210,7 @@ class ApiKey(models.Model):
 
 
 class ImportStatus(models.TextChoices):
+    DRAFT = "draft"  # uploaded through the web pages, columns not yet mapped
     PENDING = "pending"
     RUNNING = "running"
     DONE = "done"

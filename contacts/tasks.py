@@ -2,7 +2,11 @@
 
 from celery import shared_task
 
-from contacts.csv_import import contact_import_process, contact_imports_reset_stuck
+from contacts.csv_import import (
+    contact_import_drafts_purge,
+    contact_import_process,
+    contact_imports_reset_stuck,
+)
 from contacts.subscription_confirmation import subscription_confirmation_send
 
 
@@ -13,7 +17,9 @@ def process_contact_import(import_id: int) -> None:
 
 @shared_task
 def reset_stuck_imports() -> None:
+    """Housekeeping of imports: hand stuck ones to a worker again, drop abandoned drafts."""
     contact_imports_reset_stuck()
+    contact_import_drafts_purge()
 
 
 @shared_task

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from contacts.csv_files import MB, csv_size_check
 from contacts.csv_import import contact_import_create, contact_import_enqueue
 from contacts.csv_mapping import split_tags
-from contacts.models import ContactImport
+from contacts.models import ContactImport, ImportStatus
 from segflow.api.pagination import PageNumberPagination, paginated_response
 from segflow.errors import InvalidInput
 
@@ -39,7 +39,8 @@ def _mapping(raw: str | None) -> dict:
 
 
 def _queryset():
-    return ContactImport.objects.defer("csv_text")
+    # Drafts (uploaded through the web pages, not yet mapped) are not imports yet.
+    return ContactImport.objects.defer("csv_text").exclude(status=ImportStatus.DRAFT)
 
 
 class ImportRowErrorSerializer(serializers.Serializer):

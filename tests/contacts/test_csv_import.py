@@ -425,14 +425,18 @@ def test_a_chunk_announces_its_contacts_once_per_kind_of_change(
     ]
 
 
-def test_query_count_is_fixed_per_chunk_and_per_row(settings, django_assert_num_queries):
-    settings.CONTACT_IMPORT_CHUNK_SIZE = 10
+@pytest.mark.postgresql
+@pytest.mark.parametrize("rows_per_chunk", [10, 40])
+def test_query_count_is_fixed_per_chunk_whatever_its_rows(
+    settings, django_assert_num_queries, rows_per_chunk
+):
+    settings.CONTACT_IMPORT_CHUNK_SIZE = rows_per_chunk
     contact_import = contact_import_create(
-        data=_csv("email,first_name", *[f"q{n}@x.io,Q" for n in range(20)])
+        data=_csv("email,first_name", *[f"q{n}@x.io,Q" for n in range(rows_per_chunk * 2)])
     )
 
     # claim, load the import, load field definitions; per chunk: transaction (2), lock the
-    # import, record the changes for segments (one insert), save progress; per row:
-    # savepoint (2), find the contact, insert it
-    with django_assert_num_queries(3 + 2 * 5 + 20 * 4):
+    # import, savepoint (2), find contacts, insert the new ones, record the changes for
+    # segments, save progress
+    with django_assert_num_queries(3 + 2 * 9):
         contact_import_process(import_id=contact_import.pk)
