@@ -25,7 +25,7 @@ _HITS = ConditionRuleHit._meta.db_table
 _LEDGER = ScoreLedgerEntry._meta.db_table
 
 _DIFF_SQL = f"""
-WITH matching AS MATERIALIZED ({{matching}})
+WITH matching(id) AS MATERIALIZED ({{matching}})
 SELECT m.id, TRUE, %s::integer FROM matching m
 WHERE NOT EXISTS (SELECT 1 FROM {_HITS} h WHERE h.rule_id = %s AND h.contact_id = m.id)
 UNION ALL

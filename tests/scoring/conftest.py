@@ -1,0 +1,48 @@
+import datetime as dt
+
+import pytest
+import time_machine
+
+from contacts.ingest import EventInput, events_ingest
+from scoring import rule_watch
+from scoring.event_scoring import pending_score_events_process
+from scoring.models import ScoringRule
+from scoring.rules import rule_create
+
+NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_watched_names():
+    rule_watch.watched_reset()
+    yield
+    rule_watch.watched_reset()
+
+
+@pytest.fixture
+def no_default_rules(db):
+    """Only the rules a test creates (the data migration ships the defaults)."""
+    ScoringRule.objects.all().delete()
+
+
+@pytest.fixture
+def frozen():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+def event(name: str, email: str, **values) -> EventInput:
+    values.setdefault("occurred_at", NOW - dt.timedelta(minutes=1))
+    return EventInput(name=name, email=email, **values)
+
+
+def ingest_and_score(events: list[EventInput], *, now: dt.datetime = NOW) -> int:
+    """Ingest like the API, then run the scoring worker's service like its task does."""
+    events_ingest(events=events, now=now)
+    return pending_score_events_process(now=now)
+
+
+def event_rule(event_name: str, points: int, **extra) -> ScoringRule:
+    return rule_create(
+        data={"name": f"{event_name} {points}", "event": event_name, "points": points, **extra}
+    )
