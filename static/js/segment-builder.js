@@ -89,7 +89,8 @@
       later_than: `more than ${w.amount} from now (after ${then})`,
     }[op];
   }
-  const quote = (v) => (v === null || v === undefined || v === "" ? "…" : `“${v}”`);
+  const quote = (v) => (v === null || v === undefined || v === "" ? "…"
+    : typeof v === "number" || typeof v === "boolean" ? String(v) : `“${v}”`);
   const list = (v) => (Array.isArray(v) && v.length ? v.map(quote).join(", ") : "…");
   function fieldWords(c) {
     const f = fieldsByKey[c.field];
@@ -494,14 +495,19 @@
     e.preventDefault();
     const first = host.querySelector(".sb-invalid");
     if (!first) return;
-    const target = first.querySelector(":scope > .sb-controls .is-invalid, :scope > .sb-controls input, :scope > .sb-controls select, :scope > legend select") || first;
+    const target = first.querySelector(":scope > .sb-controls .is-invalid")
+      || first.querySelector(":scope > .sb-controls select, :scope > legend select") || first;
     target.focus();
     first.scrollIntoView({ block: "center" });
   });
 
   // --- live preview ---------------------------------------------------------------------------
   let sequence = 0, timer = null, controller = null;
-  const status = (state, text) => { const s = $("sb-status"); s.dataset.state = state; s.textContent = text; };
+  const status = (state, text) => {
+    const s = $("sb-status");
+    s.dataset.state = state;
+    s.textContent = $("sb-mobile-status").textContent = text;
+  };
   function touched() {
     form.querySelector("[name=conditions]").value = JSON.stringify(serialize());
     const impact = $("sb-impact");
@@ -531,6 +537,7 @@
     showIssues();
     $("sb-count").textContent = body.count === null ? "—" : body.count.toLocaleString("en");
     $("sb-count-unit").textContent = body.count === null ? "" : `contact${body.count === 1 ? "" : "s"}`;
+    $("sb-mobile-count").textContent = `${$("sb-count").textContent} ${$("sb-count-unit").textContent}`;
     status(body.counted, {
       all: "Counted now, not saved.",
       part: `Counted without the ${issues.length} flagged issue${issues.length === 1 ? "" : "s"}.`,

@@ -29,8 +29,12 @@ NEW_TREE: dict = {"all": []}
 
 
 class SegmentBuilderForm(forms.Form):
-    name = forms.CharField(max_length=200)
-    description = forms.CharField(max_length=5000, required=False, widget=forms.Textarea)
+    name = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"class": "form-control"}))
+    description = forms.CharField(
+        max_length=5000,
+        required=False,
+        widget=forms.Textarea(attrs={"class": "form-control", "rows": 2}),
+    )
     conditions = forms.CharField(widget=forms.HiddenInput)
     confirmed = forms.CharField(required=False, widget=forms.HiddenInput)
 
