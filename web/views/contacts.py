@@ -5,7 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from accounts.roles import MARKETER, role_required
 from contacts.contact_input import contact_input_clean
 from contacts.models import Contact, CustomField
-from contacts.selectors import contact_list
+from contacts.selectors import contact_list, contact_subscriptions_list
 from contacts.services import contact_update
 from segflow.errors import InvalidInput
 from web.forms import ContactEditForm, ContactFilterForm
@@ -13,7 +13,6 @@ from web.keyset import keyset_page
 from web.selectors import (
     contact_current_segments,
     contact_timeline,
-    contact_topic_statuses,
     timeline_cursor_parse,
 )
 
@@ -79,7 +78,7 @@ def contact_page(request, pk: int):
         "orphan_values": sorted((k, v) for k, v in contact.fields.items() if k not in known),
         "tags": sorted((tag.name for tag in contact.tags.all()), key=str.lower),
         "memberships": contact_current_segments(contact=contact),
-        "topics": contact_topic_statuses(contact=contact),
+        "topics": contact_subscriptions_list(contact_id=contact.pk),
         "timeline": contact_timeline(contact=contact, before=None),
     }
     return render(request, "web/contacts/detail.html", context)
