@@ -1,4 +1,6 @@
 import datetime as dt
+import importlib
+from types import SimpleNamespace
 
 import pytest
 import time_machine
@@ -23,6 +25,17 @@ def _fresh_watched_names():
 def no_default_rules(db):
     """Only the rules a test creates (the data migration ships the defaults)."""
     ScoringRule.objects.all().delete()
+
+
+@pytest.fixture
+def default_rules(db):
+    """The rules the data migration ships (created again if a transactional test emptied the
+    tables; the migration's own function, so what is tested is what ships)."""
+    from django.apps import apps
+    from django.db import connection
+
+    shipped = importlib.import_module("scoring.migrations.0002_default_rules")
+    shipped.create_defaults(apps, SimpleNamespace(connection=connection))
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ def score(contact) -> int:
     return Contact.objects.get(pk=contact.pk).lead_score
 
 
-def test_the_default_rules_are_shipped():
+def test_the_default_rules_are_shipped(default_rules):
     rules = {rule.event: rule for rule in ScoringRule.objects.filter(active=True)}
     assert {name: rules[name].points for name in rules} == {
         "email.opened": 1,
@@ -29,7 +29,7 @@ def test_the_default_rules_are_shipped():
     assert all(rule.daily_cap for rule in rules.values())
 
 
-def test_default_rules_score_opens_clicks_pricing_views_and_forms():
+def test_default_rules_score_opens_clicks_pricing_views_and_forms(default_rules):
     contact = ContactFactory()
     ingest_and_score(
         [
