@@ -2,11 +2,13 @@
 condition, the live count equal to the API's preview, an invalid row blocking Save, then an
 edit whose enter/leave impact is shown before it is saved. An API-made tree round-trips."""
 
+import contextlib
 import datetime as dt
 import json
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from segments.models import Segment
@@ -251,3 +253,47 @@ def test_an_api_made_tree_round_trips_through_the_builder(
     expect(page.locator(".alert-success")).to_be_visible()
     saved = page.request.get(f"{server_url}/api/v1/segments/{pk}", headers=api_headers).json()
     assert saved["conditions"] == tree
+
+
+def test_typing_is_debounced_and_a_late_answer_never_replaces_a_newer_one(
+    marketer_page,  # noqa: F811
+    server_url,
+    crowd,
+):
+    page = marketer_page
+    page.goto(f"{server_url}/segments/new/")
+    wait_counted(page)
+    held, asked = [], []
+
+    def answer(route, count):
+        body = {"count": count, "counted": "all", "summary": "", "errors": [], "sample": []}
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    def handle(route):
+        asked.append(json.loads(route.request.post_data))
+        if len(asked) == 1:
+            held.append(route)  # the first answer comes late
+        else:
+            answer(route, 222)
+
+    page.get_by_role("button", name="+ Condition").click()
+    page.locator(".sb-row").first.get_by_label("Field").select_option("lead_score")
+    wait_counted(page)
+    page.route("**/segments/builder/preview/", handle)
+    value = page.locator(".sb-row").first.get_by_label("Value")
+    value.press_sequentially("1")
+    expect(page.locator("#sb-status")).to_have_text("counting…")
+    while not held:
+        page.wait_for_timeout(50)
+    value.press_sequentially("2345", delay=40)  # typing is never blocked
+    expect(page.locator("#sb-count")).to_have_text("222")
+    # The stale request was aborted (then it cannot be fulfilled); if it lands, it is ignored.
+    with contextlib.suppress(PlaywrightError):
+        answer(held[0], 111)
+    page.wait_for_timeout(500)
+
+    expect(page.locator("#sb-count")).to_have_text("222")
+    expect(value).to_have_value("12345")
+    # One request for "1", one for the rest of the number typed (debounced).
+    assert len(asked) == 2
+    assert asked[1]["conditions"]["all"][0]["value"] == 12345
