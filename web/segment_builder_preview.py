@@ -13,14 +13,10 @@ from dataclasses import dataclass, field
 from django.db.models import Exists, OuterRef
 
 from contacts.models import Contact
+from segments.describe import conditions_describe
 from segments.models import Segment, SegmentMembership
 from segments.selectors import segment_matching_contacts, segment_preview
 from segments.validation import MAX_DEPTH, validate_conditions
-
-try:  # written by another change (segments/describe.py); the builder's JS words stand alone
-    from segments.describe import conditions_describe
-except ImportError:  # pragma: no cover - only before that module lands
-    conditions_describe = None
 
 ROOT = "conditions"
 EMPTY_GROUP = "This group is empty: add a condition to it or remove it."
@@ -136,8 +132,7 @@ def builder_preview(
         conditions=counted, now=now, sample_size=sample_size
     )
     preview.counted = "part" if preview.errors else "all"
-    if conditions_describe is not None:
-        preview.summary = conditions_describe(conditions=counted, now=now)
+    preview.summary = conditions_describe(conditions=counted, now=now)
     return preview
 
 

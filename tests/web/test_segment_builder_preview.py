@@ -62,6 +62,7 @@ def test_preview_counts_what_the_segments_preview_counts(marketer_client, people
     assert body["count"] == expected == 3
     assert [row["id"] for row in body["sample"]] == [contact.pk for contact in sample]
     assert body["errors"] == [] and body["counted"] == "all"
+    assert body["summary"].startswith("any of: Lead score is at least 40")
     assert body["sample"][0]["url"] == f"/contacts/{sample[0].pk}/"
 
 
@@ -81,6 +82,7 @@ def test_invalid_rows_are_reported_by_path_and_left_out_of_the_count(marketer_cl
     assert paths == {"conditions.all[1].value", "conditions.all[2].any[0].event"}
     # The valid part only: the country row (bob and cid); the empty `any` goes with its row.
     assert body["count"] == 2 and body["counted"] == "part"
+    assert body["summary"] == "Country is DE"
 
 
 def test_an_invalid_row_in_an_any_group_does_not_widen_or_narrow_it(people):

@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -58,10 +58,7 @@ def _error_list(errors: dict[str, list[str]]) -> list[dict[str, str]]:
 
 
 def _segment_url(segment: Segment) -> str:
-    try:
-        return reverse("segment-detail", args=[segment.pk])
-    except NoReverseMatch:  # the segment page is another change's
-        return reverse("segment-list")
+    return reverse("segment-detail", args=[segment.pk])
 
 
 def _builder_page(request, *, form, segment, conditions, errors=(), impact=None, status=200):
