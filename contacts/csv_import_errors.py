@@ -30,9 +30,12 @@ def _cells_by_row(contact_import: ContactImport, numbers: set[int]) -> dict[int,
     return found
 
 
-def import_error_lines(contact_import: ContactImport) -> Iterator[list[str]]:
-    """[row, column, value, message] for each stored error ("" column: the whole row)."""
-    errors = contact_import.errors
+def import_error_lines(
+    contact_import: ContactImport, *, rows: int | None = None
+) -> Iterator[list[str]]:
+    """[row, column, value, message] for each stored error ("" column: the whole row), of the
+    first `rows` rows with errors (all stored when None)."""
+    errors = contact_import.errors[:rows]
     header = CsvFile(contact_import.csv_text).header
     cells = _cells_by_row(contact_import, {item["row"] for item in errors})
     for item in errors:

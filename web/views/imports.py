@@ -12,7 +12,7 @@ from accounts.roles import MARKETER, role_required
 from contacts.builtins import BUILTIN_INPUTS
 from contacts.csv_files import MB, CsvFile, csv_size_check
 from contacts.csv_import import contact_import_start, contact_import_upload
-from contacts.csv_import_errors import import_errors_csv
+from contacts.csv_import_errors import import_error_lines, import_errors_csv
 from contacts.csv_mapping import TAGS, split_tags
 from contacts.models import ContactImport, CustomField, ImportStatus
 from segflow.errors import InvalidInput
@@ -191,9 +191,8 @@ def _percent(contact_import: ContactImport) -> int:
 
 def _shown_errors(contact_import: ContactImport) -> list[dict]:
     return [
-        {"row": item["row"], "column": column, "message": " ".join(messages)}
-        for item in contact_import.errors[:SHOWN_ERRORS]
-        for column, messages in item["errors"].items()
+        {"row": row, "column": column, "value": value, "message": message}
+        for row, column, value, message in import_error_lines(contact_import, rows=SHOWN_ERRORS)
     ]
 
 
