@@ -70,7 +70,7 @@ def actual_describe(condition: Mapping, actual: Mapping) -> str:
         case "segment":
             if actual.get("member"):
                 entered = actual.get("entered_at")
-                return f"member since {entered}" if entered else "member"
+                return f"member since {_moment(entered)}" if entered else "member"
             return "not a member"
         case "tag":
             tags = actual.get("tags") or []
@@ -78,6 +78,15 @@ def actual_describe(condition: Mapping, actual: Mapping) -> str:
         case "subscription":
             return _subscription(actual)
     return ", ".join(f"{key}: {value}" for key, value in actual.items())
+
+
+def _moment(text: str) -> str:
+    """explain's ISO 8601 instant (UTC), as the page shows times."""
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.UTC)
+    except ValueError:
+        return text
+    return f"{moment:%b} {moment.day}, {moment.year} {moment:%H:%M} UTC"
 
 
 def _field_value(value: object) -> str:
