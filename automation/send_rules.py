@@ -14,6 +14,9 @@ Invariants:
   missing or unknown zone falls back to the policy's default_timezone, then UTC.
 - Transactional templates are exempt from both rules; holdout enrollments are never delayed
   (their message is skipped anyway). A decision is only ever "send" for those.
+
+The policy itself is changed through `sending_policy_update` (the settings page, the admin),
+its values checked by `sending_policy_problems`.
 """
 
 import datetime as dt
