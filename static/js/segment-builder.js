@@ -192,7 +192,7 @@
       const u = e.target.value;
       set(u ? { [u]: unit ? amount : 30 } : undefined, true);
     }), n);
-    if (optional) box.prepend(el("span", { class: "sb-word", text: "in the last" }));
+    if (optional && unit) box.prepend(el("span", { class: "sb-word", text: "in the last" }));
     return box;
   }
 
@@ -347,8 +347,8 @@
       case "email": return [typeSelect,
         select("Email activity", EMAIL_OPS, c.op, (e) => edit((x) => { x.op = e.target.value; }, true), { "data-part": "op" }),
         durationEditor("Time window", c.within, (v, s) => edit((x) => { if (v === undefined) delete x.within; else x.within = v; }, s), true),
-        el("span", { class: "sb-word", text: "template id" }), optionalId("template", "Template id (optional)"),
-        el("span", { class: "sb-word", text: "flow id" }), optionalId("flow", "Flow id (optional)")];
+        el("span", { class: "sb-pair" }, el("span", { class: "sb-word", text: "template id" }), optionalId("template", "Template id (optional)")),
+        el("span", { class: "sb-pair" }, el("span", { class: "sb-word", text: "flow id" }), optionalId("flow", "Flow id (optional)"))];
       case "segment": return [typeSelect,
         select("In or not in", [["in", "is in"], ["not_in", "is not in"]], c.op, (e) => edit((x) => { x.op = e.target.value; }, true), { "data-part": "op" }),
         select("Segment", [["", "Choose a segment…"], ...data.segments.map((s) => [s.id, s.name])], c.segment,
