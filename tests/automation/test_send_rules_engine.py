@@ -7,30 +7,18 @@ import pytest
 import time_machine
 from django.core import mail
 
-from automation.engine import enrollments_advance, steps_run
+from automation.engine import steps_run
 from automation.models import Enrollment, Message, SendingPolicy, StepRun
 from automation.tasks import run_due_enrollments
 from tests.automation.engine_helpers import NOW, enroll, flow_version, visited
-from tests.automation.test_steps_effects import SEND_STEP_QUERIES
+from tests.automation.test_steps_effects import SEND_STEP_QUERIES, advance, outbox  # noqa: F401
 from tests.factories import ContactFactory, EmailTemplateFactory, MessageFactory
 
-pytestmark = pytest.mark.django_db
+# Every test sends through the locmem backend (test_steps_effects' fixture): mail.outbox.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("outbox")]
 
 AFTER = {"id": "after", "type": "tag", "add": ["after"]}
 HOUR = dt.timedelta(hours=1)
-
-
-@pytest.fixture
-def outbox(settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    mail.outbox = []
-    return mail.outbox
-
-
-def advance(*enrollments, now=NOW):
-    enrollments_advance(enrollments=enrollments, now=now)
-    for enrollment in enrollments:
-        enrollment.refresh_from_db()
 
 
 def mail_flow(*, frequency_cap: str | None = None, template=None):
@@ -52,14 +40,14 @@ def enrollment_json(api, enrollment) -> dict:
     return next(row for row in page["results"] if row["id"] == enrollment.pk)
 
 
-def test_the_fourth_send_waits_for_the_oldest_to_age_out_then_goes_out_once(outbox, api):
+def test_the_fourth_send_waits_for_the_oldest_to_age_out_then_goes_out_once(api):
     SendingPolicy.objects.create(frequency_cap_count=3, frequency_cap_hours=24)
     enrollment = enroll(mail_flow(), ContactFactory(email="ann@example.com"))
     sent_before(enrollment.contact, 20, 10, 1)  # the oldest leaves the window at NOW + 4 h
 
     advance(enrollment)
 
-    assert outbox == []
+    assert mail.outbox == []
     assert (enrollment.sleeping, enrollment.next_run_at) == (True, NOW + 4 * HOUR)
     shown = enrollment_json(api, enrollment)
     assert shown["delay_reason"] == (
@@ -71,39 +59,37 @@ def test_the_fourth_send_waits_for_the_oldest_to_age_out_then_goes_out_once(outb
 
     advance(enrollment, now=NOW + 4 * HOUR)
 
-    assert [m.to for m in outbox] == [["ann@example.com"]]
+    assert [m.to for m in mail.outbox] == [["ann@example.com"]]
     assert Message.objects.get(enrollment=enrollment).status == "sent"
     assert visited(enrollment) == [("mail", "sent"), ("after", "")]
     assert enrollment_json(api, enrollment)["delay_reason"] == ""
 
 
-def test_with_frequency_cap_skip_the_capped_send_is_a_skipped_message_and_the_journey_goes_on(
-    outbox,
-):
+def test_with_frequency_cap_skip_the_capped_send_is_a_skipped_message_and_the_journey_goes_on():
     SendingPolicy.objects.create(frequency_cap_count=1, frequency_cap_hours=24)
     enrollment = enroll(mail_flow(frequency_cap="skip"))
     sent_before(enrollment.contact, 2)
 
     advance(enrollment)
 
-    assert outbox == []
+    assert mail.outbox == []
     message = Message.objects.get(enrollment=enrollment)
     assert (message.status, message.reason) == ("skipped", "frequency_cap")
     assert visited(enrollment) == [("mail", "skipped"), ("after", "")]
     assert (enrollment.state, enrollment.delay_reason) == ("completed", "")
 
 
-def test_a_transactional_send_is_not_capped(outbox):
+def test_a_transactional_send_is_not_capped():
     SendingPolicy.objects.create(frequency_cap_count=1)
     enrollment = enroll(mail_flow(template=EmailTemplateFactory(transactional=True)))
     sent_before(enrollment.contact, 1, 2)
 
     advance(enrollment)
 
-    assert len(outbox) == 1
+    assert len(mail.outbox) == 1
 
 
-def test_a_send_outside_the_window_waits_for_it_and_shows_why(outbox, api):
+def test_a_send_outside_the_window_waits_for_it_and_shows_why(api):
     SendingPolicy.objects.create(
         send_window_enabled=True,
         send_window_start=dt.time(8),
@@ -117,7 +103,7 @@ def test_a_send_outside_the_window_waits_for_it_and_shows_why(outbox, api):
 
     advance(tokyo, new_york, paris)
 
-    assert len(outbox) == 1 and paris.state == "completed"
+    assert len(mail.outbox) == 1 and paris.state == "completed"
     assert tokyo.next_run_at == dt.datetime(2026, 11, 2, 23, 0, tzinfo=dt.UTC)
     assert new_york.next_run_at == dt.datetime(2026, 11, 2, 13, 0, tzinfo=dt.UTC)
     assert enrollment_json(api, tokyo)["delay_reason"] == (
@@ -126,12 +112,12 @@ def test_a_send_outside_the_window_waits_for_it_and_shows_why(outbox, api):
 
     advance(tokyo, new_york, now=dt.datetime(2026, 11, 2, 13, 0, tzinfo=dt.UTC))
 
-    assert len(outbox) == 2
+    assert len(mail.outbox) == 2
     assert (new_york.state, new_york.delay_reason) == ("completed", "")
     assert tokyo.delay_reason.startswith("quiet hours") and tokyo.state == "active"
 
 
-def test_a_delayed_send_woken_early_checks_again_and_sleeps_again(outbox):
+def test_a_delayed_send_woken_early_checks_again_and_sleeps_again():
     SendingPolicy.objects.create(frequency_cap_count=1)
     enrollment = enroll(mail_flow())
     sent_before(enrollment.contact, 20)
@@ -140,7 +126,7 @@ def test_a_delayed_send_woken_early_checks_again_and_sleeps_again(outbox):
 
     advance(enrollment, now=NOW + HOUR)
 
-    assert outbox == []
+    assert mail.outbox == []
     assert (enrollment.sleeping, enrollment.next_run_at) == (True, NOW + 4 * HOUR)
     assert enrollment.delay_reason.startswith("frequency cap: 1 email in 24 h")
 
@@ -169,7 +155,7 @@ def test_a_send_step_under_a_policy_costs_two_more_queries_whatever_its_size(
     assert [effect.message.status for effect in effects] == ["queued"] * size
 
 
-def test_across_a_delay_no_email_is_lost_or_sent_twice_through_the_scheduler_task(outbox):
+def test_across_a_delay_no_email_is_lost_or_sent_twice_through_the_scheduler_task():
     # given: a cap of 2 a day and a flow sending three emails in a row to six contacts
     SendingPolicy.objects.create(frequency_cap_count=2, frequency_cap_hours=24)
     templates = [EmailTemplateFactory(subject=subject) for subject in ("A", "B", "C")]
@@ -184,13 +170,13 @@ def test_across_a_delay_no_email_is_lost_or_sent_twice_through_the_scheduler_tas
         # when: the scheduler's task runs now, an hour later (after an early wake-up of
         # half of them), twice a day later
         run_due_enrollments()
-        assert sorted(m.subject for m in outbox) == ["A"] * 6 + ["B"] * 6
+        assert sorted(m.subject for m in mail.outbox) == ["A"] * 6 + ["B"] * 6
         traveller.move_to(NOW + HOUR)
         Enrollment.objects.filter(pk__in=[e.pk for e in enrollments[:3]]).update(
             next_run_at=NOW + HOUR
         )
         run_due_enrollments()
-        assert len(outbox) == 12
+        assert len(mail.outbox) == 12
         delayed = Enrollment.objects.filter(pk__in=[e.pk for e in enrollments])
         assert {(e.step_id, e.sleeping, e.next_run_at) for e in delayed} == {
             ("mail-c", True, NOW + 24 * HOUR)
@@ -201,7 +187,7 @@ def test_across_a_delay_no_email_is_lost_or_sent_twice_through_the_scheduler_tas
 
     # then: every contact got A, B and C exactly once, each recorded once
     received: dict[str, list[str]] = {}
-    for email in outbox:
+    for email in mail.outbox:
         received.setdefault(email.to[0], []).append(email.subject)
     assert len(received) == 6
     assert all(subjects == ["A", "B", "C"] for subjects in received.values())

@@ -2,27 +2,16 @@
 good one saves; the page at desktop and phone widths."""
 
 import pytest
-from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
-from accounts.roles import ADMIN
-from accounts.services import user_role_set
 from automation.models import SendingPolicy
-from tests.e2e.web_fixtures import MARKETER_PASSWORD, log_in
+from tests.e2e.test_web_settings import admin_page  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def admin_page(page, server_url, transactional_db):
-    user = get_user_model().objects.create_user(username="ada", password=MARKETER_PASSWORD)
-    user_role_set(user=user, role=ADMIN)
-    log_in(page, server_url, "ada", MARKETER_PASSWORD)
-    return page
-
-
-def test_an_admin_sets_a_cap_and_weekday_window(admin_page, server_url, screenshot):
-    page = admin_page
+@pytest.mark.usefixtures("admin_page")
+def test_an_admin_sets_a_cap_and_weekday_window(page, server_url, screenshot):
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{server_url}/settings/sending/")
 
