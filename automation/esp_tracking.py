@@ -112,19 +112,19 @@ def message_of_report(*, event: AnymailTrackingEvent, recipient: str) -> Message
     metadata = event.metadata if isinstance(event.metadata, dict) else {}
     pk = _int_or_none(metadata.get("segflow_message_id"))
     if pk is not None:
-        message = Message.objects.filter(pk=pk).first()
+        message = _messages().filter(pk=pk).first()
         if message is not None and _addressed_to(message, recipient):
             return message
     provider_id = str(event.message_id or "").replace("\x00", "").strip()
     if not provider_id:
         return None
-    for message in Message.objects.filter(provider_message_id=provider_id).order_by("-pk")[:20]:
+    for message in _messages().filter(provider_message_id=provider_id).order_by("-pk")[:20]:
         if _addressed_to(message, recipient):
             return message
     ours = _OUR_MESSAGE_ID.search(provider_id)
     if ours is not None:
         pk = _int_or_none(ours.group(1))
-        message = Message.objects.filter(pk=pk).first() if pk else None
+        message = _messages().filter(pk=pk).first() if pk else None
         if (
             message is not None
             and message.headers.get("Message-ID") == provider_id
@@ -203,9 +203,14 @@ def _recipient(event: AnymailTrackingEvent) -> str:
     return str(event.recipient or "").replace("\x00", "").strip().lower()
 
 
+def _messages():
+    """Messages with their contact (one query for both)."""
+    return Message.objects.select_related("contact")
+
+
 def _contact_of(message: Message | None, recipient: str) -> Contact | None:
     if message is not None and message.contact_id is not None:
-        return Contact.objects.filter(pk=message.contact_id).first()
+        return message.contact
     if not recipient:
         return None
     return Contact.objects.filter(email=recipient).first()

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from anymail.signals import AnymailTrackingEvent, EventType, RejectReason, tracking
+from django.test import Client
 
 from automation.esp_tracking import idempotency_key
 from automation.models import Message
@@ -15,6 +16,7 @@ from tests.automation.esp_helpers import (
     esp_events,
     esp_settings,  # noqa: F401 (fixture)
     flow_message_sent,
+    report,
     status_of,
 )
 from tests.factories import ContactFactory, MessageFactory
@@ -269,3 +271,25 @@ def test_nul_characters_from_an_esp_do_not_break_the_write():
     event = esp_events("postmark").get()
     assert event.properties["description"] == "badmailbox"
     assert Contact.objects.get(pk=contact.pk).email_status == "bounced"
+
+
+# --- cost -----------------------------------------------------------------------------------
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize(
+    ("kind", "queries"),
+    [
+        # message with its contact; the event (one statement) and segments' change row;
+        # the two savepoints of the test's transaction
+        ("delivered", 7),
+        # the same, then the conditional UPDATE of email_status and its change row
+        ("hard_bounce", 11),
+    ],
+)
+def test_a_report_costs_a_fixed_number_of_queries(django_assert_num_queries, kind, queries):
+    sent = flow_message_sent(contact=ContactFactory(), esp="postmark")
+    post = report("postmark", kind, sent)
+
+    with django_assert_num_queries(queries):
+        assert post.send(Client()).status_code == 200
