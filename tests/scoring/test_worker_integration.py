@@ -1,0 +1,63 @@
+"""The real path with a real Celery worker: events posted through the API are scored by the
+worker, and the score moves the contact into a segment on lead_score."""
+
+import time
+
+import pytest
+
+from contacts.models import Contact
+from scoring.models import PendingScoreEvents, ScoreLedgerEntry, ScoringRule
+from segments.models import Segment, SegmentMembership
+
+WAIT_SECONDS = 60
+
+
+def wait_for(condition, what: str, worker) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    pytest.fail(f"Timed out waiting for {what}. Worker log:\n{worker.log()}")
+
+
+@pytest.mark.integration
+def test_posted_events_are_scored_by_the_worker_and_move_the_contact(api, celery_worker_process):
+    ScoringRule.objects.all().delete()
+    rule = api.post(
+        "/api/v1/scoring-rules",
+        {"name": "Demo", "event": "demo.requested", "points": 45, "daily_cap": 90},
+        format="json",
+    )
+    assert rule.status_code == 201
+    created = api.post(
+        "/api/v1/segments",
+        {
+            "name": "Hot",
+            "conditions": {"type": "field", "field": "lead_score", "op": "gte", "value": 80},
+        },
+        format="json",
+    )
+    segment_id = created.json()["id"]
+    wait_for(
+        lambda: Segment.objects.get(pk=segment_id).last_evaluated_at is not None,
+        "the first evaluation",
+        celery_worker_process,
+    )
+
+    events = [{"email": "jane@example.com", "name": "demo.requested"}] * 3
+    response = api.post("/api/v1/events/batch", {"events": events}, format="json")
+    assert response.status_code == 202
+    contact = Contact.objects.get(email="jane@example.com")
+
+    wait_for(
+        lambda: SegmentMembership.objects.filter(
+            segment_id=segment_id, contact_id=contact.pk, left_at__isnull=True
+        ).exists(),
+        "the contact to enter the segment",
+        celery_worker_process,
+    )
+    contact.refresh_from_db()
+    assert contact.lead_score == 90  # the third event passes the daily cap
+    assert ScoreLedgerEntry.objects.filter(contact=contact).count() == 2
+    assert not PendingScoreEvents.objects.exists()
