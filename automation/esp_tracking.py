@@ -37,6 +37,11 @@ EVENT_NAMES = {
     EventType.COMPLAINED: "email.complained",
     EventType.UNSUBSCRIBED: "email.unsubscribed",
 }
+# Reports that suppress the address (a bounce only when hard: see bounce_kind)
+SUPPRESSES = {
+    "email.complained": EmailStatus.COMPLAINED,
+    "email.unsubscribed": EmailStatus.UNSUBSCRIBED,
+}
 # anymail's esp_name -> our event source (Brevo's old name included: one source, one key space)
 SOURCES = {
     "Postmark": "postmark",
@@ -81,17 +86,8 @@ def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> Stor
         "esp": esp,
         "esp_event_id": _text(esp_event_id(event=event, esp=esp)),
     }
-    suppress = {
-        "email.complained": EmailStatus.COMPLAINED,
-        "email.unsubscribed": EmailStatus.UNSUBSCRIBED,
-    }.get(name)
-    if name == "email.clicked":
-        properties["url"] = _text(event.click_url, limit=_URL_MAX)
-    if name == "email.bounced":
-        kind = bounce_kind(event=event, esp=esp)
-        description = _text(event.description or event.mta_response or "")
-        properties.update(bounce_type=kind, soft=kind == "soft", description=description)
-        suppress = EmailStatus.BOUNCED if kind == "hard" else None
+    details, suppress = _details(event, name, esp)
+    properties.update(details)
     with transaction.atomic():
         stored = None
         if message is None or not message.is_test:  # test sends leave no events (no email.sent)
@@ -103,6 +99,18 @@ def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> Stor
                 contact_id=contact.pk, status=suppress, reason=f"{esp} {name} for {recipient}"
             )
     return stored
+
+
+def _details(event: AnymailTrackingEvent, name: str, esp: str) -> tuple[dict, str | None]:
+    """The properties particular to the event's kind, and the email status it sets."""
+    if name == "email.clicked":
+        return {"url": _text(event.click_url, limit=_URL_MAX)}, None
+    if name == "email.bounced":
+        kind = bounce_kind(event=event, esp=esp)
+        description = _text(event.description or event.mta_response or "")
+        details = {"bounce_type": kind, "soft": kind == "soft", "description": description}
+        return details, EmailStatus.BOUNCED if kind == "hard" else None
+    return {}, SUPPRESSES.get(name)
 
 
 def message_of_report(*, event: AnymailTrackingEvent, recipient: str) -> Message | None:
