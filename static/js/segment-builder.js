@@ -223,10 +223,10 @@
       if (type === "choice") {
         const chosen = new Set(Array.isArray(c.value) ? c.value : []);
         return el("span", { class: "sb-choices", role: "group", "aria-label": "Values", "data-part": "value" },
-          f.choices.map((choice) => el("label", { class: "form-check form-check-inline mb-0" },
+          [...new Set([...f.choices, ...chosen])].map((choice) => el("label", { class: "form-check form-check-inline mb-0" },
             el("input", { type: "checkbox", class: "form-check-input", checked: chosen.has(choice), value: choice,
               onchange: (e) => { e.target.checked ? chosen.add(choice) : chosen.delete(choice); set([...chosen], false); } }),
-            el("span", { class: "form-check-label", text: choice }))));
+            el("span", { class: "form-check-label", text: f.choices.includes(choice) ? choice : `${choice} (not a choice)` }))));
       }
       return input("Values, separated by commas", Array.isArray(c.value) ? c.value.join(", ") : c.value,
         (e) => set(splitList(e.target.value), false), { placeholder: "a, b, c", "data-part": "value" });

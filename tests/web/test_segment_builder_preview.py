@@ -16,6 +16,7 @@ from tests.factories import (
     EventFactory,
     SegmentFactory,
     SegmentMembershipFactory,
+    SubscriptionTopicFactory,
     TagFactory,
 )
 from tests.web.conftest import PASSWORD
@@ -265,3 +266,27 @@ def test_custom_fields_are_offered_with_their_type_and_choices(marketer_client):
         "choices": ["free", "pro"],
         "builtin": False,
     }
+
+
+def test_a_preview_costs_a_fixed_number_of_queries(
+    marketer_client, people, django_assert_num_queries
+):
+    CustomFieldFactory(key="plan", type="choice", choices=["free", "pro"])
+    other = SegmentFactory(conditions={"all": []})
+    topic = SubscriptionTopicFactory(key="news")
+    leaves = [
+        {"type": "field", "field": "plan", "op": "eq", "value": "pro"},
+        {"type": "segment", "op": "in", "segment": other.pk},
+        {"type": "subscription", "op": "subscribed", "topic": topic.key},
+        {"type": "event", "event": "login", "op": "performed"},
+    ]
+    small = {"any": leaves}
+    large = {"any": [*leaves, {"all": [{"any": leaves * 5}]}, {"not": {"not": {"any": leaves}}}]}
+    marketer_client.get("/segments/new/")  # the session is set up
+
+    # session, user, roles; validation: fields, topics, segments; compile: fields; sample,
+    # tags, count; summary: fields, segment and topic names. None per condition.
+    with django_assert_num_queries(12) as small_queries:
+        assert post_json(marketer_client, PREVIEW, {"conditions": small}).status_code == 200
+    with django_assert_num_queries(len(small_queries)):
+        assert post_json(marketer_client, PREVIEW, {"conditions": large}).status_code == 200
