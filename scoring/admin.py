@@ -1,10 +1,17 @@
 """Admin for scoring: rules (validated and saved through scoring.rules, so the admin and the
-API accept the same rules), the workspace's decay, and a read-only ledger."""
+API accept the same rules), the workspace's decay, a read-only ledger and work queue.
+ConditionRuleHit is not registered: deleting a rule here deletes its hits through
+scoring.rules (after giving their points back), and the admin must not delete them alone."""
 
 from django import forms
 from django.contrib import admin
 
-from scoring.models import ScoreDecay, ScoreLedgerEntry, ScoringRule
+from scoring.models import (
+    PendingScoreEvents,
+    ScoreDecay,
+    ScoreLedgerEntry,
+    ScoringRule,
+)
 from scoring.rules import FIELDS, rule_clean, rule_create, rule_delete, rule_update
 from segflow.errors import InvalidInput
 
@@ -84,3 +91,18 @@ class ScoreLedgerEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PendingScoreEvents)
+class PendingScoreEventsAdmin(_ReadOnlyAdmin):
+    """Events waiting for the scoring worker (one row per ingest batch)."""
+
+    list_display = ("pk", "__str__", "created_at")
