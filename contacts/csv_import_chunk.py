@@ -60,14 +60,16 @@ class _Entry:
 
     @classmethod
     def of(cls, number: int, clean: CleanContact) -> "_Entry":
+        """An entry of one row, holding the row's own dicts (merge() changes them: a cleaned
+        row is used once)."""
         values = clean.values
         return cls(
             values.get("email"),
             values.get("external_id"),
             [number],
-            dict(values),
-            dict(clean.fields or {}),
-            list(clean.tags or []),
+            values,
+            clean.fields if clean.fields is not None else {},
+            clean.tags if clean.tags is not None else [],
             _kinds(clean),
         )
 
@@ -239,7 +241,7 @@ def chunk_write_set_based(
     clean_rows = _clean_rows(rows, reader, definitions, result)
     changed: dict[frozenset[str], list[int]] = {}
     try:
-        with transaction.atomic():
+        with transaction.atomic(), import_postgresql.index_probes():
             pending = _batches(clean_rows)
             while pending:
                 later = _write_batch(pending.pop(0), reader, result, changed)

@@ -7,7 +7,10 @@ PostgreSQL's binary format through ingest_postgresql's server-side-binding curso
 """
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from django.db import connection
 
 from contacts.ingest_postgresql import _binary_cursor
 from contacts.models import Contact
@@ -25,6 +28,7 @@ _VALUES = """
 
 # Rows whose values are already stored are left alone (no new row version, no announcement):
 # a re-import of an unchanged file writes nothing but its progress. Ids in order: one lock order.
+# The contacts are found by `c.id = ANY(ids)` under index_probes() (see there).
 _UPDATE_SQL = f"""
 UPDATE contacts_contact AS c SET
     email = COALESCE(v.email, c.email),
@@ -36,7 +40,7 @@ UPDATE contacts_contact AS c SET
     fields = c.fields || v.fields,
     updated_at = %s
 FROM ({_VALUES} ORDER BY id) AS v
-WHERE c.id = v.id AND (
+WHERE c.id = v.id AND c.id = ANY(%b::bigint[]) AND (
     (c.email, c.first_name, c.last_name, c.country, c.timezone, c.external_id)
     IS DISTINCT FROM (
         COALESCE(v.email, c.email), COALESCE(v.first_name, c.first_name),
@@ -74,6 +78,20 @@ RETURNING contact_id
 Row = tuple  # (key, email, first_name, last_name, country, timezone, external_id, fields JSON)
 
 
+@contextmanager
+def index_probes() -> Iterator[None]:
+    """Find a batch's contacts by index, whatever the statistics say. With random_page_cost's
+    default the planner prefers reading every contact to 5,000 primary-key probes up to a
+    table of about half a million, and a table an import is filling looks small to it until
+    the next ANALYZE: each chunk then read the whole table (20 ms for 20,000 contacts on the
+    bench database, against 0.3 ms by index). Call it inside a savepoint or transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan TO DEFAULT")
+
+
 def _arrays(rows: Sequence[Row]) -> list[list]:
     return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * 8
 
@@ -83,7 +101,8 @@ def contacts_update(*, rows: Sequence[Row], now: dt.datetime) -> set[int]:
     if not rows:
         return set()
     with _binary_cursor() as cursor:
-        cursor.execute(_UPDATE_SQL, [now, *_arrays(rows)])
+        arrays = _arrays(rows)
+        cursor.execute(_UPDATE_SQL, [now, *arrays, arrays[0]])
         return {pk for (pk,) in cursor.fetchall()}
 
 
