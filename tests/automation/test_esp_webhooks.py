@@ -3,6 +3,8 @@ payload shaped like the provider's, posted with its auth to the real URL, become
 event on the right contact and message; a hard bounce suppresses the flow's next send; a
 replay records nothing; a bad credential changes nothing; an unknown recipient is a 200."""
 
+import json
+
 import pytest
 from django.test import Client
 
@@ -18,7 +20,7 @@ from tests.automation.esp_helpers import (
     report,
     status_of,
 )
-from tests.automation.esp_payloads import CLICKED_URL, EVENT_OF_KIND, KINDS_OF
+from tests.automation.esp_payloads import CLICKED_URL, EVENT_OF_KIND, KINDS_OF, Post
 from tests.factories import ContactFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("esp_settings", "no_network")]
@@ -169,3 +171,48 @@ def test_a_report_without_a_message_of_ours_goes_to_the_recipients_contact(clien
     assert event.contact_id == contact.pk
     assert event.properties["message_id"] is None
     assert status_of(contact) == "bounced"
+
+
+# --- provider specifics ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reason", "status"),
+    [
+        ("HardBounce", "bounced"),
+        ("SpamComplaint", "complained"),
+        ("ManualSuppression", "unsubscribed"),
+    ],
+)
+def test_postmark_subscription_change_suppresses_by_its_reason(client, reason, status):
+    sent = flow_message_sent(contact=ContactFactory(), esp="postmark")
+    post = report("postmark", "unsubscribed", sent)
+    payload = json.loads(post.body) | {"SuppressionReason": reason}
+
+    Post(post.path, json.dumps(payload).encode(), post.content_type).send(client)
+
+    assert status_of(sent.contact) == status
+
+
+def test_postmark_reactivation_records_nothing_and_lowers_nothing(client):
+    sent = flow_message_sent(contact=ContactFactory(), esp="postmark")
+    report("postmark", "hard_bounce", sent).send(client)
+    post = report("postmark", "unsubscribed", sent)
+    payload = json.loads(post.body) | {"SuppressSending": False, "Origin": "Customer"}
+
+    response = Post(post.path, json.dumps(payload).encode(), post.content_type).send(client)
+
+    assert response.status_code == 200
+    assert esp_events("postmark").count() == 1
+    assert status_of(sent.contact) == "bounced"
+
+
+def test_brevo_invalid_email_is_a_hard_bounce(client):
+    sent = flow_message_sent(contact=ContactFactory(), esp="brevo")
+    post = report("brevo", "hard_bounce", sent)
+    payload = json.loads(post.body) | {"event": "invalid_email"}
+
+    Post(post.path, json.dumps(payload).encode(), post.content_type).send(client)
+
+    assert esp_events("brevo").get().properties["bounce_type"] == "hard"
+    assert status_of(sent.contact) == "bounced"
