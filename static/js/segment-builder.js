@@ -60,6 +60,7 @@
   // --- state ------------------------------------------------------------------------------
   // A tree whose root is a single condition is shown inside an `all` group and saved back
   // as that condition alone while the group still holds only it.
+  if (!data.conditions || typeof data.conditions !== "object" || Array.isArray(data.conditions)) data.conditions = { all: [] };
   const rootIsLeaf = !("all" in data.conditions || "any" in data.conditions);
   let root = rootIsLeaf ? { all: [data.conditions] } : data.conditions;
   const serialize = () => (rootIsLeaf && root.all && root.all.length === 1 ? root.all[0] : root);

@@ -68,6 +68,8 @@ def test_an_invalid_tree_is_not_saved_and_its_errors_go_to_the_rows(marketer_cli
         {"name": "Broken", "conditions": "[" * 10_000},
         {"name": "No tree"},
         {"name": "Scalar", "conditions": "7"},
+        {"name": "List", "conditions": "[]"},
+        {"name": "Null", "conditions": "null"},
     ],
 )
 def test_bad_form_input_is_a_form_error_never_a_500(marketer_client, post):
@@ -76,6 +78,7 @@ def test_bad_form_input_is_a_form_error_never_a_500(marketer_client, post):
     assert response.status_code == 400
     assert not Segment.objects.exists()
     assert "Nothing was saved" in response.content.decode()
+    assert isinstance(builder_data(response)["conditions"], dict)  # the page can show it
 
 
 def test_an_edit_that_changes_conditions_shows_its_impact_first(marketer_client):

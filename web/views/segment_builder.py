@@ -109,6 +109,8 @@ def _builder_view(request, segment: Segment | None):
     issues = builder_issues(conditions, segment_id=segment_id)
     if issues:
         form.add_error(None, f"The conditions have {len(issues)} issue(s): see the flagged rows.")
+        if not isinstance(conditions, dict):  # not a tree the builder can show
+            conditions = NEW_TREE
         return _builder_page(
             request, form=form, segment=segment, conditions=conditions, errors=issues, status=400
         )
