@@ -1,7 +1,8 @@
 """Writing one chunk of CSV rows: set-based on PostgreSQL, row by row elsewhere.
 
-The set-based writer cleans every row with `contact_input_clean` (the one cleaning step of
-every contact write path, so values and messages are those of the API), then applies the rows
+The set-based writer cleans every row with the normalisers of `contact_input_clean` (the one
+cleaning step of every contact write path, so values and messages are those of the API),
+column by column (contacts.csv_import_rows), then applies the rows
 with a few statements (contacts.import_postgresql) and announces the changed contacts once per
 kind of change. It keeps the row-by-row writer's results exactly:
 
@@ -27,6 +28,7 @@ from django.utils import timezone
 from contacts import import_postgresql
 from contacts.contact_input import CleanContact, contact_input_clean
 from contacts.csv_files import CsvRow
+from contacts.csv_import_rows import RowCleaner
 from contacts.csv_mapping import RowReader
 from contacts.import_postgresql import COLUMNS
 from contacts.ingest_postgresql import contacts_by_identity
@@ -109,18 +111,18 @@ def _clean_rows(
     definitions: Mapping[str, CustomField],
     result: ChunkResult,
 ) -> list[tuple[int, CleanContact]]:
+    cleaner = RowCleaner(reader=reader, definitions=definitions)
     clean_rows = []
     for row in rows:
         errors = reader.width_error(row.cells)
         if errors is None:
-            try:
-                clean = contact_input_clean(reader.data(row.cells), definitions=definitions)
-            except InvalidInput as exc:
-                errors = reader.column_errors(exc.errors)
+            clean, input_errors = cleaner.clean(row.cells)
+            if clean is None:
+                errors = reader.column_errors(input_errors)
+            elif clean.values.get("email") or clean.values.get("external_id"):
+                clean_rows.append((row.number, clean))
+                continue
             else:
-                if clean.values.get("email") or clean.values.get("external_id"):
-                    clean_rows.append((row.number, clean))
-                    continue
                 errors = reader.column_errors(NO_IDENTITY)
         result.errors.append((row.number, errors))
     return clean_rows
