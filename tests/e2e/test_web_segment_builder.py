@@ -247,6 +247,7 @@ def test_an_api_made_tree_round_trips_through_the_builder(
     page.goto(f"{server_url}/segments/{pk}/edit/")
     wait_counted(page)
     screenshot("round-trip-390")
+    screenshot("round-trip-390-screen", full_page=False)  # the count bar at the bottom
     assert json.loads(page.locator("input[name=conditions]").input_value()) == tree
     page.get_by_role("button", name="Review and save").click()
 
