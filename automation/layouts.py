@@ -64,7 +64,9 @@ def layout_compile(mjml: str) -> CompiledLayout:
         raise LayoutError("The layout must contain {{ content }} exactly once.")
     try:
         output = mrml.to_html(mjml, parser_options=_parser_options())
-    except Exception as exc:  # mrml raises OSError (and may raise others) for bad MJML
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # OSError for bad MJML; a Rust panic is pyo3's BaseException
         raise LayoutError(f"MJML error: {exc}") from None
     pieces = tuple(PLACEHOLDER.split(output.content))
     if pieces[1::2].count(CONTENT) != 1:
