@@ -18,8 +18,10 @@ kind of change. It keeps the row-by-row writer's results exactly:
 """
 
 import functools
+import gc
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db import DataError, IntegrityError, connection, transaction
@@ -39,6 +41,7 @@ from contacts.tags import tags_get_or_create
 from segflow.errors import InvalidInput
 
 NO_IDENTITY = {"email": ["Give an email or an external_id."]}
+_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
 @dataclass
@@ -86,7 +89,7 @@ class _Entry:
         return (
             key,
             *(self.values.get(column) for column in COLUMNS),
-            json.dumps(self.fields, ensure_ascii=False),
+            _json(self.fields),
         )
 
 
@@ -235,16 +238,29 @@ def _write_tags(targets: dict[int, _Entry], now) -> set[int]:
     )
 
 
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Writing a chunk allocates a few objects per cell and frees none until its end: the cycle
+    collector would run every 700 allocations and walk all of them each time (a third of the
+    cleaning time). Reference counting frees them all the same; they hold no cycles."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def chunk_write_set_based(
     rows: list[CsvRow], reader: RowReader, definitions: Mapping[str, CustomField]
 ) -> ChunkResult:
     """Write a chunk with a few statements per batch (PostgreSQL); row by row if it fails."""
     result = ChunkResult()
-    clean_rows = _clean_rows(rows, reader, definitions, result)
     changed: dict[frozenset[str], list[int]] = {}
     try:
-        with transaction.atomic(), import_postgresql.index_probes():
-            pending = _batches(clean_rows)
+        with _no_cycle_collection(), transaction.atomic(), import_postgresql.index_probes():
+            pending = _batches(_clean_rows(rows, reader, definitions, result))
             while pending:
                 later = _write_batch(pending.pop(0), reader, result, changed)
                 if later:
