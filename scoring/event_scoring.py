@@ -22,6 +22,7 @@ event condition with the same filters would count.
 import datetime as dt
 
 from django.db import connection, transaction
+from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 
 from contacts.models import Event
@@ -103,7 +104,12 @@ def events_score(*, event_ids: list[int], now: dt.datetime) -> list[int]:
 def _rule_candidates(rule: ScoringRule) -> tuple[str, list]:
     """SELECT event_id, contact_id of the batch's events this rule scores (segments' SQL for
     the property filters)."""
-    events = Event.objects.filter(pk__in=RawSQL("SELECT id FROM batch", ()), name=rule.event)
+    # The batch's ids as one array (an init plan): an index scan of the primary key, never
+    # a scan of every event with that name.
+    in_batch = RawSQL(
+        '"contacts_event"."id" = ANY((SELECT ids FROM batch)::bigint[])', (), BooleanField()
+    )
+    events = Event.objects.filter(in_batch, name=rule.event)
     for item in rule.where or ():
         events = events.filter(property_filter_q(item))
     sql, params = events.order_by().values_list("pk", "contact_id").query.sql_with_params()
@@ -117,9 +123,9 @@ def _rule_candidates(rule: ScoringRule) -> tuple[str, list]:
 _LEDGER = ScoreLedgerEntry._meta.db_table
 
 _SCORE_SQL = f"""
-WITH batch AS (SELECT unnest(%s::bigint[]) AS id),
-candidates AS ({{candidates}}),
-fresh AS (
+WITH batch AS (SELECT %s::bigint[] AS ids),
+candidates AS MATERIALIZED ({{candidates}}),
+fresh AS MATERIALIZED (
     SELECT c.* FROM candidates c
     WHERE NOT EXISTS (
         SELECT 1 FROM {_LEDGER} l WHERE l.rule_id = c.rule_id AND l.event_id = c.event_id
@@ -131,19 +137,15 @@ ranked AS (
     ) AS running
     FROM fresh f
 ),
-given_today AS (
-    SELECT l.rule_id, l.contact_id, sum(abs(l.delta)) AS given
-    FROM {_LEDGER} l
-    JOIN (SELECT DISTINCT rule_id, contact_id FROM fresh WHERE cap IS NOT NULL) AS capped
-        ON l.rule_id = capped.rule_id AND l.contact_id = capped.contact_id
-    WHERE l.created_at >= %s
-    GROUP BY l.rule_id, l.contact_id
-),
 kept AS (
+    -- What the rule gave the contact since the UTC day began: one probe of the cap index
+    -- per capped row.
     SELECT r.event_id, r.contact_id, r.rule_id, r.points
     FROM ranked r
-    LEFT JOIN given_today g ON g.rule_id = r.rule_id AND g.contact_id = r.contact_id
-    WHERE r.cap IS NULL OR coalesce(g.given, 0) + r.running <= r.cap
+    WHERE r.cap IS NULL OR r.running + coalesce((
+        SELECT sum(abs(l.delta)) FROM {_LEDGER} l
+        WHERE l.rule_id = r.rule_id AND l.contact_id = r.contact_id AND l.created_at >= %s
+    ), 0) <= r.cap
 ),
 inserted AS (
     INSERT INTO {_LEDGER} (contact_id, rule_id, delta, reason, event_id, key, created_at)
