@@ -60,8 +60,8 @@ def test_chunks_cover_every_member_once(django_assert_num_queries):
     for contact in members:
         SegmentMembershipFactory(segment=segment, contact=contact)
 
-    # field keys, then per chunk of 3: contacts + their tags (3 chunks), then the empty read
-    with django_assert_num_queries(1 + 3 * 2 + 1):
+    # field keys, then per chunk of 3: ids, contacts, their tags (3 chunks), then the empty read
+    with django_assert_num_queries(1 + 3 * 3 + 1):
         lines = list(segment_csv_lines(segment=segment, chunk_size=3))
 
     ids = [int(row["id"]) for row in csv.DictReader(io.StringIO("".join(lines)))]
