@@ -310,6 +310,8 @@ def chunk_write_row_by_row(
 def chunk_write(
     rows: list[CsvRow], reader: RowReader, definitions: Mapping[str, CustomField]
 ) -> ChunkResult:
+    """Write a chunk inside the caller's transaction (the one that records its progress)."""
     if connection.vendor == "postgresql":
+        import_postgresql.commit_without_waiting_for_disk()
         return chunk_write_set_based(rows, reader, definitions)
     return chunk_write_row_by_row(rows, reader, definitions)

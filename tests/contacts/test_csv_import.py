@@ -436,7 +436,7 @@ def test_query_count_is_fixed_per_chunk_whatever_its_rows(
     )
 
     # claim, load the import, load field definitions; per chunk: transaction (2), lock the
-    # import, savepoint (2), index probes on and off (2), find contacts, insert the new ones,
-    # record the changes for segments, save progress
-    with django_assert_num_queries(3 + 2 * 11):
+    # import, asynchronous commit, savepoint (2), index probes on and off (2), find contacts,
+    # insert the new ones, record the changes for segments, save progress
+    with django_assert_num_queries(3 + 2 * 12):
         contact_import_process(import_id=contact_import.pk)
