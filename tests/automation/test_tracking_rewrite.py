@@ -1,8 +1,17 @@
 """automation.tracking.html_track: which links are wrapped, how, and where the pixel goes."""
 
 import pytest
+from django.core import signing
 
-from automation.tokens import click_token_read, open_token_read
+from automation.tokens import (
+    CLICK_SALT,
+    OPEN_SALT,
+    ClickToken,
+    click_token,
+    click_token_read,
+    open_token,
+    open_token_read,
+)
 from automation.tracking import html_track
 
 SITE = "http://127.0.0.1:8000"
@@ -107,3 +116,22 @@ def test_a_long_url_survives_its_token():
     html = html_track(f'<a href="{url}">x</a>', message_id=7, opens=False)
 
     assert clicked_urls(html) == [url]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://a.io/", 'https://a.io/?q="<é>\\\u2028', "https://a.io/?" + "x" * 400],
+)
+def test_tokens_are_djangos_signed_objects_and_follow_the_secret_key(settings, url):
+    token = click_token(message_id=123, url=url)
+
+    assert token == signing.Signer(salt=CLICK_SALT).sign_object([123, url], compress=len(url) > 200)
+    assert open_token(message_id=123) == signing.Signer(salt=OPEN_SALT).sign_object(123)
+    old_key = settings.SECRET_KEY
+
+    settings.SECRET_KEY = "another secret key, long enough to be taken for a real one"
+    settings.SECRET_KEY_FALLBACKS = []
+    assert click_token_read(token) is None  # a new key, the old one forgotten
+    assert click_token(message_id=123, url=url) != token
+    settings.SECRET_KEY_FALLBACKS = [old_key]  # a rotation keeps links already sent
+    assert click_token_read(token) == ClickToken(message_id=123, url=url)
