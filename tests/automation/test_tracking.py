@@ -11,10 +11,12 @@ import time_machine
 from django.core import mail, signing
 from django.test import Client
 
+from automation.engine import enrollments_advance
 from automation.models import Message
 from automation.sending import message_prepare, message_send_test, messages_deliver
 from automation.tokens import CLICK_SALT, click_token, open_token
 from contacts.models import Event
+from tests.automation.engine_helpers import enroll, flow_version
 from tests.factories import ContactFactory, EmailTemplateFactory, EnrollmentFactory
 
 pytestmark = pytest.mark.django_db
@@ -269,3 +271,32 @@ def test_the_events_follow_the_contact_identity_by_external_id(client):
 
     [clicked] = events("email.clicked")
     assert clicked.contact_id == contact.pk
+
+
+def test_a_flows_email_opened_and_clicked_leaves_both_events_naming_the_flow_and_step(client):
+    # given: a flow whose first step sends the email, run by the engine
+    template = EmailTemplateFactory(html=BODY)
+    version = flow_version([{"id": "welcome", "type": "send_email", "template": template.pk}])
+    contact = ContactFactory(first_name="Ada", email="ada@example.com")
+    enrollment = enroll(version, contact, now=NOW)
+    enrollments_advance(enrollments=[enrollment], now=NOW)
+    message = Message.objects.get(enrollment=enrollment)
+    links = links_of(sent_html())
+
+    # when: the recipient opens it and clicks the cart link
+    with time_machine.travel(NOW + dt.timedelta(minutes=3), tick=False):
+        client.get(path_of(next(src for src in links.images if "/t/o/" in src)))
+        response = client.get(path_of(next(h for h in links.hrefs if "/t/c/" in h)))
+
+    # then
+    assert response["Location"] == SHOP
+    expected = {
+        "message_id": message.pk,
+        "template_id": template.pk,
+        "flow_id": version.flow_id,
+        "step_id": "welcome",
+    }
+    [opened] = events("email.opened")
+    [clicked] = events("email.clicked")
+    assert (opened.contact_id, opened.properties) == (contact.pk, expected)
+    assert (clicked.contact_id, clicked.properties) == (contact.pk, {**expected, "url": SHOP})
