@@ -103,6 +103,40 @@ def test_members_are_keyset_paged_and_linked(marketer_client, django_assert_max_
     assert rest == [c.pk for c in contacts[MEMBERS_PAGE_SIZE:]]
     assert outsider.pk not in shown + rest
     assert second.context["members"].next_after is None
+    back = marketer_client.get(
+        f"/segments/{segment.pk}/?before={second.context['members'].previous_before}"
+    )
+    assert [c.pk for c in back.context["members"].items] == shown
+    assert back.context["members"].previous_before is None
+
+
+def test_members_page_leaves_out_contacts_that_left(marketer_client):
+    segment = SegmentFactory(last_evaluated_at=timezone.now())
+    stayed, left = ContactFactory(), ContactFactory()
+    SegmentMembershipFactory(segment=segment, contact=stayed)
+    SegmentMembershipFactory(segment=segment, contact=left, left_at=timezone.now())
+
+    response = marketer_client.get(f"/segments/{segment.pk}/")
+
+    assert [c.pk for c in response.context["members"].items] == [stayed.pk]
+
+
+def test_pages_still_open_when_a_field_the_segment_reads_is_gone(marketer_client):
+    segment = SegmentFactory(
+        name="Orphan",
+        conditions={
+            "all": [
+                {"type": "field", "field": "gone", "op": "within_next", "value": {"days": 3}},
+                {"type": "segment", "op": "in", "segment": 999_999},
+            ]
+        },
+    )
+
+    detail = marketer_client.get(f"/segments/{segment.pk}/")
+    listing = marketer_client.get("/segments/")
+
+    assert detail.status_code == listing.status_code == 200
+    assert "is in segment #999999" in detail.content.decode()
 
 
 def test_unknown_segment_is_404(marketer_client):
