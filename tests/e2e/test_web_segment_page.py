@@ -110,8 +110,10 @@ def test_open_a_segment_and_explain_a_member_and_an_outsider(
 def test_compare_two_segments(marketer_page, server_url, segments, screenshot):  # noqa: F811
     pro, active = segments
     page = marketer_page
-    page.set_viewport_size(DESKTOP)
+    page.set_viewport_size(PHONE)
     page.goto(f"{server_url}/segments/")
+    screenshot("list-390")
+    page.set_viewport_size(DESKTOP)
 
     page.get_by_label("Compare Pro users").check()
     page.get_by_label("Compare Active lately").check()
