@@ -185,3 +185,14 @@ def test_imports_need_an_api_key():
 
     assert response.status_code == 401
     assert response.json() == {"detail": "Authentication credentials were not provided."}
+
+
+def test_drafts_of_the_web_pages_are_not_imports_of_the_api(api):
+    started = ContactImportFactory()
+    draft = ContactImportFactory(status=ImportStatus.DRAFT)
+
+    listed = api.get("/api/v1/imports").json()
+    detail = api.get(f"/api/v1/imports/{draft.pk}")
+
+    assert [item["id"] for item in listed["results"]] == [started.pk]
+    assert detail.status_code == 404
