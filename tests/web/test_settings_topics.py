@@ -4,7 +4,12 @@ contacts.topics (the API's rules); marketers get 403."""
 import pytest
 
 from contacts.models import SubscriptionTopic
-from tests.factories import ContactSubscriptionFactory, SubscriptionTopicFactory
+from tests.factories import (
+    ContactSubscriptionFactory,
+    FlowFactory,
+    SegmentFactory,
+    SubscriptionTopicFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -106,3 +111,18 @@ def test_deleting_a_topic_asks_first(admin_client):
 def test_an_unknown_topic_is_a_404(admin_client):
     assert admin_client.get("/settings/topics/999999/edit/").status_code == 404
     assert admin_client.post("/settings/topics/999999/delete/").status_code == 404
+
+
+def test_the_delete_page_names_the_segments_and_flows_that_read_the_topic(admin_client):
+    topic = SubscriptionTopicFactory(key="news")
+    on_topic = {"type": "subscription", "op": "subscribed", "topic": "news"}
+    SegmentFactory(name="Readers", conditions={"all": [{"not": on_topic}]})
+    SegmentFactory(name="Other", conditions={**on_topic, "topic": "offers"})
+    nested = {"type": "send_email", "template": 1, "topic": "news"}
+    FlowFactory(name="Digest", definition={"steps": [{"type": "branch", "yes": [nested]}]})
+    FlowFactory(name="Old", status="archived", definition={"steps": [nested]})
+
+    response = admin_client.get(f"/settings/topics/{topic.pk}/delete/")
+
+    readers = response.context["readers"]
+    assert [reader.split(" (#")[0] for reader in readers] == ["Segment “Readers”", "Flow “Digest”"]

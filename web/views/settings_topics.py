@@ -1,6 +1,8 @@
 """Settings > Subscription topics (admin role): list, create, edit, delete. The rules are
 contacts.topics' (the API's too); their errors come back onto the form field they name."""
 
+from collections.abc import Iterator
+
 from django import forms
 from django.contrib import messages
 from django.db.models import Count, Q
@@ -8,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.roles import ADMIN, role_required
+from automation.models import Flow, FlowStatus
 from contacts.models import SubscriptionTopic
 from contacts.topics import (
     KEY_RULE,
@@ -19,6 +22,8 @@ from contacts.topics import (
     topic_update,
 )
 from segflow.errors import InvalidInput
+from segments.models import Segment
+from segments.tree import iter_conditions
 from web.forms import form_errors_add
 
 DEFAULT_CHOICES = [
@@ -62,6 +67,40 @@ class TopicForm(forms.Form):
 
     def add_input_errors(self, errors: dict[str, list[str]]) -> None:
         form_errors_add(self, errors, {name: name for name in self.fields})
+
+
+def _send_topics(steps: object) -> Iterator[str]:
+    """The topic of every send_email step of a flow's steps, at any depth."""
+    for step in steps if isinstance(steps, list) else []:
+        if not isinstance(step, dict):
+            continue
+        if step.get("type") == "send_email" and step.get("topic"):
+            yield step["topic"]
+        for path in ("yes", "no", "on_event", "on_timeout"):
+            yield from _send_topics(step.get(path))
+        for variant in step.get("variants") or []:
+            if isinstance(variant, dict):
+                yield from _send_topics(variant.get("steps"))
+
+
+def topic_readers(*, key: str) -> list[str]:
+    """Segments whose conditions and flows (not archived) whose send steps name the topic:
+    what its deletion changes, said on the confirmation page."""
+    readers = [
+        f"Segment “{name}” (#{pk})"
+        for pk, name, conditions in Segment.objects.values_list("pk", "name", "conditions")
+        if any(
+            leaf.get("type") == "subscription" and leaf.get("topic") == key
+            for leaf in iter_conditions(conditions)
+        )
+    ]
+    flows = Flow.objects.exclude(status=FlowStatus.ARCHIVED).values_list("pk", "name", "definition")
+    readers += [
+        f"Flow “{name}” (#{pk})"
+        for pk, name, definition in flows
+        if isinstance(definition, dict) and key in set(_send_topics(definition.get("steps")))
+    ]
+    return readers
 
 
 def _topics():
@@ -124,5 +163,9 @@ def topic_delete_page(request, pk: int):
         topic_delete(topic=topic)
         messages.success(request, f"Topic “{topic.name}” ({topic.key}) deleted.")
         return redirect("settings-topics")
-    choices = topic.contactsubscription_set.count()
-    return render(request, "web/settings/topic_delete.html", {"topic": topic, "choices": choices})
+    context = {
+        "topic": topic,
+        "choices": topic.contactsubscription_set.count(),
+        "readers": topic_readers(key=topic.key),
+    }
+    return render(request, "web/settings/topic_delete.html", context)
