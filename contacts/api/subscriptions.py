@@ -15,11 +15,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from contacts.api.topics import StrictBooleanField
 from contacts.models import Contact, SubscriptionTopic
 from contacts.selectors import contact_subscriptions_list
 from contacts.subscriptions import REQUESTABLE, SOURCE_MAX, contact_subscriptions_set
-from segflow.api.serializers import StrictCharField, StrictSerializer
+from segflow.api.serializers import StrictBooleanField, StrictCharField, StrictSerializer
 from segflow.errors import ErrorCollector
 
 SOURCE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")

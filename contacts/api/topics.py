@@ -19,18 +19,7 @@ from contacts.topics import (
     topic_update,
 )
 from segflow.api.pagination import PageNumberPagination, paginated_response
-from segflow.api.serializers import StrictCharField, StrictSerializer
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """true or false, never "yes" or 1."""
-
-    default_error_messages = {"invalid": "Must be true or false."}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
+from segflow.api.serializers import StrictBooleanField, StrictCharField, StrictSerializer
 
 
 class TopicInputSerializer(StrictSerializer):
