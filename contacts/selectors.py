@@ -4,11 +4,10 @@ import datetime as dt
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from django.db.models import F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, FilteredRelation, Q, QuerySet
 
 from contacts.models import (
     Contact,
-    ContactSubscription,
     Event,
     SubscriptionStatus,
     SubscriptionTopic,
@@ -60,29 +59,12 @@ def event_list(
     return events
 
 
-def contact_topic_subscribed(*, contact_id: int, topic_key: str) -> bool | None:
-    """Whether the contact receives mail of this topic: its own choice, else the topic's
-    default (one query). None when no topic has this key."""
-    choice = ContactSubscription.objects.filter(contact_id=contact_id, topic=OuterRef("pk"))
-    row = (
-        SubscriptionTopic.objects.filter(key=topic_key)
-        .annotate(choice=Subquery(choice.values("status")[:1]))
-        .values_list("default_opt_in", "choice")
-        .first()
-    )
-    if row is None:
-        return None
-    default_opt_in, choice_status = row
-    if choice_status is None:
-        return default_opt_in
-    return choice_status == SubscriptionStatus.SUBSCRIBED
-
-
 def contacts_topic_subscribed(
     *, contact_ids: Collection[int], topic_keys: Collection[str]
 ) -> dict[tuple[int, str], bool]:
-    """`contact_topic_subscribed` for many contacts and topics in one query: {(contact id,
-    topic key): subscribed}; pairs of a topic that does not exist are absent."""
+    """Whether each contact receives mail of each topic, in one query: {(contact id, topic
+    key): subscribed}: the contact's own choice ("pending" is not subscribed), else the
+    topic's default. Pairs of a topic that does not exist are absent."""
     choices = FilteredRelation(
         "contactsubscription", condition=Q(contactsubscription__contact_id__in=contact_ids)
     )

@@ -1,29 +1,20 @@
-"""Reads of the contact page that the API does not serve: the contact's current segments,
-its subscription status per topic and its activity timeline (newest first, by cursor)."""
+"""Reads of the contact page that the API does not serve: the contact's current segments and
+its activity timeline (newest first, by cursor). Its subscriptions are
+contacts.selectors.contact_subscriptions_list's."""
 
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Q
 
 from contacts.models import (
     Contact,
-    ContactSubscription,
     Event,
-    SubscriptionStatus,
-    SubscriptionTopic,
 )
 from contacts.selectors import event_list
 from segments.models import SegmentMembership
 
 TIMELINE_PAGE_SIZE = 25
-
-
-@dataclass(frozen=True)
-class TopicStatus:
-    topic: SubscriptionTopic
-    subscribed: bool
-    by_default: bool  # no choice of the contact's own: the topic's default applies
 
 
 @dataclass(frozen=True)
@@ -39,22 +30,6 @@ def contact_current_segments(*, contact: Contact) -> list[SegmentMembership]:
         .select_related("segment")
         .order_by("segment__name")
     )
-
-
-def contact_topic_statuses(*, contact: Contact) -> list[TopicStatus]:
-    """Every topic with the contact's status: its own choice, else the topic's default."""
-    choice = ContactSubscription.objects.filter(contact=contact, topic=OuterRef("pk"))
-    topics = SubscriptionTopic.objects.annotate(choice=Subquery(choice.values("status")[:1]))
-    return [
-        TopicStatus(
-            topic=topic,
-            subscribed=topic.default_opt_in
-            if topic.choice is None
-            else topic.choice == SubscriptionStatus.SUBSCRIBED,
-            by_default=topic.choice is None,
-        )
-        for topic in topics
-    ]
 
 
 def timeline_cursor_parse(cursor: str | None) -> tuple[dt.datetime, int] | None:
