@@ -2,12 +2,12 @@
 a click records (the public views are automation.tracking_views).
 
 Invariants:
-- One pass over the HTML: each `<a ...>` tag is matched by one regex and only its href
-  replaced; nothing else of the document changes (then the pixel goes before `</body>`).
+- One linear pass over the HTML: each `<a ...>` tag is found and only its href replaced;
+  nothing else of the document changes (then the pixel goes before `</body>`).
 - Only absolute http(s) links are wrapped. Never wrapped: links into our own public pages
-  (unsubscribe /u/, preferences /p/, tracking /t/ — so the message's unsubscribe and
-  preference links always work without us), mailto:, tel:, #anchors, relative links, and
-  any link with a `data-segflow-notrack` attribute.
+  (unsubscribe /u/, preferences /p/, confirmation /c/, tracking /t/: the message's
+  unsubscribe and preference links work without us), mailto:, tel:, #anchors, relative
+  links, and any link with a `data-segflow-notrack` attribute.
 - A click token signs the message id and the exact URL of the link (as the browser reads it,
   entities decoded): the redirect goes there and nowhere else.
 - email.opened is recorded at most once per message per clock hour (its idempotency key),
@@ -30,11 +30,13 @@ logger = logging.getLogger(__name__)
 
 EVENT_SOURCE = "segflow"  # as automation.sending's email.sent
 NOTRACK_ATTRIBUTE = "data-segflow-notrack"
-# An <a> start tag, attribute values quoted or not (a quoted value may hold ">").
-_A_TAG = re.compile(r"""<a(?=[\s/>])(?:[^>"']|"[^"]*"|'[^']*')*>""", re.IGNORECASE)
+# An <a> start tag: its start, then the rest up to its ">" (a quoted value may hold ">");
+# possessive, so a failed match never backtracks.
+_A_START = re.compile(r"<a(?=[\s/>])", re.IGNORECASE)
+_TAG_REST = re.compile(r"""(?:[^>"']++|"[^"]*+"|'[^']*+')*+>""")
 _ATTRIBUTE = re.compile(r"""([^\s"'=<>/]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?""")
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
-_PUBLIC_PATHS = ("/u/", "/p/", "/t/")
+_PUBLIC_PATHS = ("/u/", "/p/", "/c/", "/t/")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # not a URL a redirect header can carry
 
 
@@ -62,12 +64,7 @@ def html_track(html: str, *, message_id: int, opens: bool = True, clicks: bool =
     """`html` with its trackable links turned into click redirects (`clicks`) and an open
     pixel before `</body>`, or at the end when there is none (`opens`)."""
     if clicks:
-        prefixes = _own_prefixes()
-
-        def rewrite(match: re.Match) -> str:
-            return _anchor_tracked(match.group(0), message_id=message_id, own_prefixes=prefixes)
-
-        html = _A_TAG.sub(rewrite, html)
+        html = _links_tracked(html, message_id=message_id, own_prefixes=_own_prefixes())
     if opens:
         pixel = pixel_html(message_id=message_id)
         end = html.rfind("</body>")
@@ -76,6 +73,26 @@ def html_track(html: str, *, message_id: int, opens: bool = True, clicks: bool =
             end = ends[-1].start() if ends else len(html)
         html = f"{html[:end]}{pixel}{html[end:]}"
     return html
+
+
+def _links_tracked(html: str, *, message_id: int, own_prefixes: tuple[str, ...]) -> str:
+    """Each <a> tag rewritten, in one left-to-right pass. A tag never closed ends the pass:
+    the rest of the document is inside it (as a browser reads it), and stopping keeps the
+    pass linear whatever the HTML."""
+    out = []
+    position = 0
+    while (start := _A_START.search(html, position)) is not None:
+        end = _TAG_REST.match(html, start.end())
+        if end is None:
+            break
+        out.append(html[position : start.start()])
+        tag = html[start.start() : end.end()]
+        out.append(_anchor_tracked(tag, message_id=message_id, own_prefixes=own_prefixes))
+        position = end.end()
+    if not out:
+        return html
+    out.append(html[position:])
+    return "".join(out)
 
 
 def _anchor_tracked(tag: str, *, message_id: int, own_prefixes: tuple[str, ...]) -> str:

@@ -1,5 +1,7 @@
 """automation.tracking.html_track: which links are wrapped, how, and where the pixel goes."""
 
+import time
+
 import pytest
 from django.core import signing
 
@@ -135,3 +137,20 @@ def test_tokens_are_djangos_signed_objects_and_follow_the_secret_key(settings, u
     assert click_token(message_id=123, url=url) != token
     settings.SECRET_KEY_FALLBACKS = [old_key]  # a rotation keeps links already sent
     assert click_token_read(token) == ClickToken(message_id=123, url=url)
+
+
+@pytest.mark.parametrize(
+    "soup",
+    ['<a "' * 20_000, "<a " * 40_000, '<a href="https://a.io/" ' * 5_000, "<a title='" * 30_000],
+)
+def test_a_tag_never_closed_ends_the_pass_in_linear_time(soup):
+    # given: a link before tag soup whose first <a is never closed (the rest is inside it)
+    source = f'<a href="https://a.io/ok">ok</a>{soup}'
+
+    started = time.process_time()
+    html = html_track(source, message_id=7, opens=False)
+    elapsed = time.process_time() - started
+
+    assert clicked_urls(html) == ["https://a.io/ok"]
+    assert html.endswith(soup)
+    assert elapsed < 0.5  # quadratic backtracking took minutes on these
