@@ -1,4 +1,9 @@
-"""Admin pages: flows and enrollments, email templates and the message log."""
+"""Admin pages: flows and enrollments, email templates and layouts, the message log and the
+sending policy."""
 
-from automation import admin_email, admin_flows, admin_sending  # noqa: F401  (registers the pages)
-from automation import admin_layouts  # noqa: F401
+from automation import (  # noqa: F401  (importing registers the pages)
+    admin_email,
+    admin_flows,
+    admin_layouts,
+    admin_sending,
+)
