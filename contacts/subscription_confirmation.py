@@ -18,7 +18,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from contacts.models import Contact, ContactSubscription, SubscriptionStatus
+from contacts.models import Contact, ContactSubscription, EmailStatus, SubscriptionStatus
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +55,8 @@ def subscription_confirm_url(*, contact_id: int, topic_key: str) -> str:
 
 def subscription_confirmation_send(*, contact_id: int, topic_id: int) -> bool:
     """Send the confirmation email when the contact's status for the topic is still
-    "pending" and it has an address; returns whether the backend accepted it. A backend
-    error is logged, not raised: asking again re-sends."""
+    "pending" and it has an address that neither bounced nor complained; returns whether the
+    backend accepted it. A backend error is logged, not raised: asking again re-sends."""
     row = (
         ContactSubscription.objects.select_related("topic", "contact")
         .filter(contact_id=contact_id, topic_id=topic_id, status=SubscriptionStatus.PENDING)
@@ -64,6 +64,8 @@ def subscription_confirmation_send(*, contact_id: int, topic_id: int) -> bool:
     )
     if row is None or not row.contact.email:
         return False
+    if row.contact.email_status in (EmailStatus.BOUNCED, EmailStatus.COMPLAINED):
+        return False  # suppressed: no email of any kind goes there
     email = _confirmation_email(contact=row.contact, topic=row.topic)
     try:
         return bool(email.send())

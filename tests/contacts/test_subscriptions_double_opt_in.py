@@ -235,3 +235,18 @@ def test_a_topic_without_double_opt_in_subscribes_at_once(
     assert changed == ["news"]
     assert status_of(contact, news) == ("subscribed", None)
     assert mail.outbox == []
+
+
+@pytest.mark.parametrize("email_status", ["bounced", "complained"])
+def test_a_suppressed_address_gets_no_confirmation_email(
+    digest, email_status, django_capture_on_commit_callbacks
+):
+    contact = ContactFactory(email="gone@example.com", email_status=email_status)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        contact_subscriptions_set(
+            contact_id=contact.pk, statuses={"digest": "subscribed"}, source="api", now=NOW
+        )
+
+    assert status_of(contact, digest) == ("pending", None)
+    assert mail.outbox == []
