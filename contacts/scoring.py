@@ -9,8 +9,6 @@ so contacts keeps no import-time dependency on it.
 
 from collections.abc import Iterable
 
-SCORE_CHANGE = "field:lead_score"
-
 
 def contact_score_adjust(*, contact_id: int, delta: int, reason: str) -> None:
     """Add `delta` (negative to lower) to one contact's lead score."""
