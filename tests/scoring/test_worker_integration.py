@@ -1,24 +1,12 @@
 """The real path with a real Celery worker: events posted through the API are scored by the
 worker, and the score moves the contact into a segment on lead_score."""
 
-import time
-
 import pytest
 
 from contacts.models import Contact
 from scoring.models import PendingScoreEvents, ScoreLedgerEntry, ScoringRule
 from segments.models import Segment, SegmentMembership
-
-WAIT_SECONDS = 60
-
-
-def wait_for(condition, what: str, worker) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    pytest.fail(f"Timed out waiting for {what}. Worker log:\n{worker.log()}")
+from tests.segments.test_worker_integration import wait_for
 
 
 @pytest.mark.integration
