@@ -37,7 +37,12 @@ SCORE_EVENTS_TASK = "scoring.tasks.score_pending_events"
 # Pending rows claimed per transaction: up to this many ingest batches at once.
 CLAIM_ROWS = 5
 MAX_CLAIMS_PER_RUN = 50
-RULE_REASON = "rule"
+
+
+def rule_reason(rule: ScoringRule) -> str:
+    """The ledger reason of a rule's rows: its name when they were written (it stays readable
+    after the rule is renamed or deleted)."""
+    return f"rule: {rule.name}"[:200]
 
 
 def on_contacts_changed(sender, *, contact_ids, changes, events=None, **kwargs) -> None:
@@ -115,8 +120,8 @@ def _rule_candidates(rule: ScoringRule) -> tuple[str, list]:
     sql, params = events.order_by().values_list("pk", "contact_id").query.sql_with_params()
     return (
         f"SELECT c.event_id, c.contact_id, %s::bigint AS rule_id, %s::integer AS points, "
-        f"%s::integer AS cap FROM ({sql}) AS c(event_id, contact_id)",
-        [rule.pk, rule.points, rule.daily_cap, *params],
+        f"%s::integer AS cap, %s::text AS reason FROM ({sql}) AS c(event_id, contact_id)",
+        [rule.pk, rule.points, rule.daily_cap, rule_reason(rule), *params],
     )
 
 
@@ -140,7 +145,7 @@ ranked AS (
 kept AS (
     -- What the rule gave the contact since the UTC day began: one probe of the cap index
     -- per capped row.
-    SELECT r.event_id, r.contact_id, r.rule_id, r.points
+    SELECT r.event_id, r.contact_id, r.rule_id, r.points, r.reason
     FROM ranked r
     WHERE r.cap IS NULL OR r.running + coalesce((
         SELECT sum(abs(l.delta)) FROM {_LEDGER} l
@@ -149,7 +154,7 @@ kept AS (
 ),
 inserted AS (
     INSERT INTO {_LEDGER} (contact_id, rule_id, delta, reason, event_id, key, created_at)
-    SELECT contact_id, rule_id, points, %s, event_id, NULL, %s
+    SELECT contact_id, rule_id, points, reason, event_id, NULL, %s
     FROM kept ORDER BY rule_id, event_id
     ON CONFLICT (rule_id, event_id) DO NOTHING
     RETURNING contact_id, delta
@@ -176,4 +181,4 @@ def _score_statement(
         candidate_params.extend(params)
     day_start = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     sql = _SCORE_SQL.format(candidates=" UNION ALL ".join(parts))
-    return sql, [event_ids, *candidate_params, day_start, RULE_REASON, now]
+    return sql, [event_ids, *candidate_params, day_start, now]

@@ -39,6 +39,16 @@ def default_rules(db):
 
 
 @pytest.fixture
+def default_rules_migration(db):
+    """The data migration's function, to run it on the data a test made."""
+    from django.apps import apps
+    from django.db import connection
+
+    shipped = importlib.import_module("scoring.migrations.0002_default_rules")
+    return lambda: shipped.create_defaults(apps, SimpleNamespace(connection=connection))
+
+
+@pytest.fixture
 def frozen():
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller

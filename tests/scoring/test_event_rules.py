@@ -61,7 +61,7 @@ def test_where_filters_use_the_condition_language(no_default_rules):
 
     assert (score(ann), score(bob)) == (20, 0)
     entry = ScoreLedgerEntry.objects.get(contact=ann)
-    assert (entry.rule_id, entry.delta, entry.reason) == (big.pk, 20, "rule")
+    assert (entry.rule_id, entry.delta, entry.reason) == (big.pk, 20, "rule: purchase 20")
     assert entry.event_id is not None
 
 

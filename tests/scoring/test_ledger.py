@@ -111,3 +111,15 @@ def test_a_score_without_any_ledger_row_is_drift():
 
     assert (drift.contacts, drift.total, drift.fixed) == (1, 9, 1)
     assert Contact.objects.get(pk=contact.pk).lead_score == 0
+
+
+def test_scores_set_before_the_ledger_get_an_opening_row(default_rules_migration):
+    scored = ContactFactory(lead_score=9)
+    unscored = ContactFactory()
+
+    default_rules_migration()
+
+    rows = ScoreLedgerEntry.objects.values_list("contact_id", "delta", "reason")
+    assert list(rows) == [(scored.pk, 9, "opening balance")]
+    assert scores_recompute(fix=False).contacts == 0
+    assert unscored.lead_score == 0
