@@ -27,6 +27,7 @@ from django.db.models.expressions import RawSQL
 
 from contacts.models import Event
 from contacts.signals import notify_contacts_changed
+from scoring.event_scoring_portable import events_score_portable
 from scoring.ledger import SCORE_CHANGE, contacts_lock
 from scoring.models import PendingScoreEvents, RuleKind, ScoreLedgerEntry, ScoringRule
 from scoring.rule_watch import watched_names
@@ -48,7 +49,7 @@ def rule_reason(rule: ScoringRule) -> str:
 def on_contacts_changed(sender, *, contact_ids, changes, events=None, **kwargs) -> None:
     """Receiver of contacts.signals.contacts_changed: queue the batch's watched events (one
     INSERT for the batch; no query when no active rule scores its names)."""
-    if not events or connection.vendor != "postgresql":
+    if not events:
         return
     watched = watched_names()
     if not watched or not any(
@@ -88,19 +89,26 @@ def pending_score_events_process(*, now: dt.datetime) -> int:
 
 def events_score(*, event_ids: list[int], now: dt.datetime) -> list[int]:
     """Apply the active event rules to these stored events (inside the caller's transaction);
-    the ids of the contacts whose score moved. Four statements whatever the batch size."""
+    the ids of the contacts whose score moved. On PostgreSQL three statements whatever the
+    batch size; on SQLite (the embedded default) scoring.event_scoring_portable."""
     rules = list(ScoringRule.objects.filter(kind=RuleKind.EVENT, active=True).exclude(event=""))
     if not event_ids or not rules:
         return []
-    contacts_lock(
-        Event.objects.filter(
-            pk__in=RawSQL("SELECT unnest(%s::bigint[])", (event_ids,))
-        ).values_list("contact_id", flat=True)
-    )
-    sql, params = _score_statement(rules, event_ids=event_ids, now=now)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        moved = [contact_id for (contact_id,) in cursor.fetchall()]
+    if connection.vendor != "postgresql":
+        contacts_lock(Event.objects.filter(pk__in=event_ids).values_list("contact_id", flat=True))
+        moved = events_score_portable(
+            rules=rules, event_ids=event_ids, day_start=_day_start(now), now=now
+        )
+    else:
+        contacts_lock(
+            Event.objects.filter(
+                pk__in=RawSQL("SELECT unnest(%s::bigint[])", (event_ids,))
+            ).values_list("contact_id", flat=True)
+        )
+        sql, params = _score_statement(rules, event_ids=event_ids, now=now)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            moved = [contact_id for (contact_id,) in cursor.fetchall()]
     if moved:
         notify_contacts_changed(moved, [SCORE_CHANGE])
     return moved
@@ -179,6 +187,10 @@ def _score_statement(
         sql, params = _rule_candidates(rule)
         parts.append(sql)
         candidate_params.extend(params)
-    day_start = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     sql = _SCORE_SQL.format(candidates=" UNION ALL ".join(parts))
-    return sql, [event_ids, *candidate_params, day_start, now]
+    return sql, [event_ids, *candidate_params, _day_start(now), now]
+
+
+def _day_start(now: dt.datetime) -> dt.datetime:
+    """The start of now's UTC day: daily caps count what a rule gave since then."""
+    return now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)

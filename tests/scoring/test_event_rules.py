@@ -192,6 +192,7 @@ def test_a_batch_of_1000_watched_events_adds_one_insert_to_ingest(no_default_rul
     assert len(row.event_ids) == 1000
 
 
+@pytest.mark.postgresql  # the set-based statement; SQLite takes the portable path
 def test_the_worker_scores_1000_events_in_a_fixed_number_of_queries(
     no_default_rules, django_assert_num_queries
 ):
@@ -213,3 +214,59 @@ def test_the_worker_scores_1000_events_in_a_fixed_number_of_queries(
         for index, contact in enumerate(contacts)
     }
     assert dict(Contact.objects.filter(pk__in=expected).values_list("pk", "lead_score")) == expected
+
+
+def test_the_portable_path_of_sqlite_scores_like_the_postgresql_statement(no_default_rules, frozen):
+    from django.db import transaction
+
+    from contacts.models import Event
+    from scoring.event_scoring import _day_start, rule_reason
+    from scoring.event_scoring_portable import events_score_portable
+
+    opened = event_rule("email.opened", 2, daily_cap=5)
+    event_rule("page.viewed", 3, where=[{"property": "url", "op": "contains", "value": "PRICING"}])
+    event_rule("email.unsubscribed", -7)
+    ann, bob, cid = ContactFactory.create_batch(3)
+    # bob already had 2 points from the opens rule today
+    ScoreLedgerEntry.objects.create(
+        contact=bob, rule=opened, delta=2, reason=rule_reason(opened), event_id=None
+    )
+    events_ingest(
+        events=[event("email.opened", ann.email)] * 4
+        + [event("email.opened", bob.email)] * 3
+        + [
+            event("page.viewed", c.email, properties={"url": f"/{p}"})
+            for c in (ann, cid)
+            for p in ("pricing", "docs")
+        ]
+        + [event("email.unsubscribed", cid.email), event("login", bob.email)],
+        now=NOW,
+    )
+    event_ids = list(Event.objects.values_list("pk", flat=True))
+
+    def outcome(score) -> tuple:
+        with transaction.atomic():
+            savepoint = transaction.savepoint()
+            moved = score()
+            ledger = list(
+                ScoreLedgerEntry.objects.order_by("contact_id", "rule_id", "event_id").values_list(
+                    "contact_id", "rule_id", "event_id", "delta", "reason"
+                )
+            )
+            scores = dict(Contact.objects.values_list("pk", "lead_score"))
+            transaction.savepoint_rollback(savepoint)
+        return sorted(moved), ledger, scores
+
+    statement = outcome(lambda: events_score(event_ids=event_ids, now=NOW))
+    rules = list(ScoringRule.objects.order_by("pk"))
+    portable = outcome(
+        lambda: events_score_portable(
+            rules=rules, event_ids=event_ids, day_start=_day_start(NOW), now=NOW
+        )
+    )
+
+    assert portable == statement
+    moved, ledger, scores = statement
+    assert moved == sorted([ann.pk, bob.pk, cid.pk])
+    assert len(ledger) == 1 + 2 + 1 + 2 + 1  # bob's earlier row, ann's 2 capped opens, ...
+    assert (scores[ann.pk], scores[cid.pk]) == (4 + 3, 3 - 7)
