@@ -1,12 +1,14 @@
 """Condition rules: points given once while a contact matches the rule's condition, reversed
 when it stops matching (or when the rule is deactivated or deleted).
 
-Evaluated periodically (beat, scoring.tasks.scoring_periodic) and at once after a rule is
-saved, through segments' compiler (segments.selectors.segment_matching_contacts), set-based:
-one statement finds who entered and who left (matching contacts against the rule's hits),
-one locks those contacts in id order, one writes hits, ledger rows and scores together.
-Periodic rather than on every contact write: a condition may read the clock, events or other
-segments, and the write paths stay as cheap as they are (docs/scoring.md).
+Evaluated for the written contacts after a write that can move the rule's matches (its
+segments dependency keys; scoring.event_scoring's receiver queues the task), periodically
+for everyone (beat, scoring.tasks.scoring_periodic: clock-relative conditions, segment
+references, lost messages) and at once after a rule is saved, through segments' compiler
+(segments.selectors.segment_matching_contacts), set-based: one statement finds who entered
+and who left (matching contacts against the rule's hits), one locks those contacts in id
+order, one writes hits, ledger rows and scores together.
+The write path itself only queues a task (no query when no condition rule is active).
 """
 
 import datetime as dt
@@ -31,6 +33,7 @@ WHERE NOT EXISTS (SELECT 1 FROM {_HITS} h WHERE h.rule_id = %s AND h.contact_id 
 UNION ALL
 SELECT h.contact_id, FALSE, -h.points FROM {_HITS} h
 WHERE h.rule_id = %s AND NOT EXISTS (SELECT 1 FROM matching m WHERE m.id = h.contact_id)
+    {{only_hits}}
 """
 
 _NOBODY = "SELECT NULL::bigint AS id WHERE FALSE"
@@ -67,19 +70,38 @@ def condition_rules_evaluate(*, now: dt.datetime) -> int:
     return moved
 
 
-def condition_rule_evaluate_by_id(*, rule_id: int, now: dt.datetime) -> int:
+def condition_rule_evaluate_by_id(
+    *, rule_id: int, now: dt.datetime, contact_ids: list[int] | None = None
+) -> int:
     with transaction.atomic():
         rule = ScoringRule.objects.select_for_update().filter(pk=rule_id).first()
         if rule is None:
             return 0
-        return condition_rule_evaluate(rule=rule, now=now)
+        return condition_rule_evaluate(rule=rule, now=now, contact_ids=contact_ids)
 
 
-def condition_rule_evaluate(*, rule: ScoringRule, now: dt.datetime, reverse: bool = False) -> int:
+def condition_rules_evaluate_for_contacts(
+    *, rule_ids: list[int], contact_ids: list[int], now: dt.datetime
+) -> int:
+    """These rules for these contacts only (after a write that can move their matches)."""
+    return sum(
+        condition_rule_evaluate_by_id(rule_id=rule_id, now=now, contact_ids=contact_ids)
+        for rule_id in rule_ids
+    )
+
+
+def condition_rule_evaluate(
+    *,
+    rule: ScoringRule,
+    now: dt.datetime,
+    reverse: bool = False,
+    contact_ids: list[int] | None = None,
+) -> int:
     """Bring the rule's hits in line with who matches now (nobody when the rule is inactive,
     not a condition rule, or `reverse`): +points for those entering, minus what was given for
     those leaving. Call it with the rule row locked (condition_rule_evaluate_by_id, or the
-    rule services). Returns how many contacts' scores moved."""
+    rule services); `contact_ids` limits it to those contacts. Returns how many contacts'
+    scores moved."""
     if connection.vendor != "postgresql":
         return 0
     applies = (
@@ -87,12 +109,18 @@ def condition_rule_evaluate(*, rule: ScoringRule, now: dt.datetime, reverse: boo
     )
     matching, matching_params = _NOBODY, []
     if applies:
-        query = segment_matching_contacts(conditions=rule.condition, now=now).values_list("pk")
-        matching, matching_params = query.order_by().query.sql_with_params()
+        query = segment_matching_contacts(conditions=rule.condition, now=now)
+        if contact_ids is not None:
+            query = query.filter(pk__in=contact_ids)
+        sql = query.values_list("pk").order_by().query.sql_with_params()
+        matching, matching_params = sql
+    only_hits, only_params = "", []
+    if contact_ids is not None:
+        only_hits, only_params = "AND h.contact_id = ANY(%s)", [list(contact_ids)]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            _DIFF_SQL.format(matching=matching),
-            [*matching_params, rule.points, rule.pk, rule.pk],
+            _DIFF_SQL.format(matching=matching, only_hits=only_hits),
+            [*matching_params, rule.points, rule.pk, rule.pk, *only_params],
         )
         changes = {contact_id: (entering, delta) for contact_id, entering, delta in cursor}
         if not changes:

@@ -14,6 +14,11 @@ moves lead_score by the inserted rows' sum; then the change is announced ("field
 segments follow) and the rows are deleted. (rule, event) is unique in the ledger, so an event
 scores once per rule even if a row were processed twice.
 
+Condition rules: a write whose changes can move an active condition rule's matches (its
+segments dependency keys, cached with the names) queues a task after the commit that
+re-evaluates those rules for the written contacts only (scoring.conditions); the beat sweep
+covers a lost message, clock-relative conditions and segment references.
+
 Property filters (`where`) compile through segments' own event filter code
 (segments.field_conditions.property_filter_q), so a rule matches exactly what a segment's
 event condition with the same filters would count.
@@ -30,11 +35,13 @@ from contacts.signals import notify_contacts_changed
 from scoring.event_scoring_portable import events_score_portable
 from scoring.ledger import SCORE_CHANGE, contacts_lock
 from scoring.models import PendingScoreEvents, RuleKind, ScoreLedgerEntry, ScoringRule
-from scoring.rule_watch import watched_names
-from segflow.queue import task_publish, wake_on_commit
+from scoring.rule_watch import watched
+from segflow.queue import enqueue_on_commit, task_publish, wake_on_commit
+from segments.dependencies import is_affected
 from segments.field_conditions import property_filter_q
 
 SCORE_EVENTS_TASK = "scoring.tasks.score_pending_events"
+CONDITION_CONTACTS_TASK = "scoring.tasks.evaluate_condition_rules_for_contacts"
 # Pending rows claimed per transaction: up to this many ingest batches at once.
 CLAIM_ROWS = 5
 MAX_CLAIMS_PER_RUN = 50
@@ -48,16 +55,20 @@ def rule_reason(rule: ScoringRule) -> str:
 
 def on_contacts_changed(sender, *, contact_ids, changes, events=None, **kwargs) -> None:
     """Receiver of contacts.signals.contacts_changed: queue the batch's watched events (one
-    INSERT for the batch; no query when no active rule scores its names)."""
-    if not events:
+    INSERT for the batch), and the contacts whose change can move a condition rule (a task
+    after the commit); no query when no active rule cares."""
+    watch = watched()
+    if watch.conditions:
+        affected = [rule_id for rule_id, keys in watch.conditions if is_affected(keys, changes)]
+        if affected:
+            enqueue_on_commit(CONDITION_CONTACTS_TASK, affected, sorted(set(contact_ids)))
+    if not events or not watch.names:
         return
-    watched = watched_names()
-    if not watched or not any(
-        change.startswith("event:") and change[6:] in watched for change in changes
-    ):
+    names = watch.names
+    if not any(change.startswith("event:") and change[6:] in names for change in changes):
         return
     event_ids = [
-        event_id for stored in events.values() for event_id, name in stored if name in watched
+        event_id for stored in events.values() for event_id, name in stored if name in names
     ]
     if event_ids:
         PendingScoreEvents.objects.create(event_ids=event_ids)

@@ -21,6 +21,14 @@ def evaluate_condition_rule(rule_id: int) -> None:
 
 
 @shared_task
+def evaluate_condition_rules_for_contacts(rule_ids: list[int], contact_ids: list[int]) -> None:
+    """Condition rules for the contacts a write changed (queued after its commit)."""
+    conditions.condition_rules_evaluate_for_contacts(
+        rule_ids=rule_ids, contact_ids=contact_ids, now=timezone.now()
+    )
+
+
+@shared_task
 def scoring_periodic() -> None:
     """Beat: queued events whose wake-up was lost, condition rules, then decay."""
     now = timezone.now()

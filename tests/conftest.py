@@ -88,6 +88,19 @@ def _no_flow_watches_an_event_yet():
     trigger_watch.watched_reset()
 
 
+@pytest.fixture(autouse=True)
+def _no_scoring_rule_watches_yet():
+    """The same for scoring's cache (scoring.rule_watch): tests start as if no rule were
+    active, whatever the shipped default rules; saving a rule, or tests/scoring, resets it."""
+    import time
+
+    from scoring import rule_watch
+
+    rule_watch._cache = (time.monotonic() + 3600, rule_watch.Watched())
+    yield
+    rule_watch.watched_reset()
+
+
 @pytest.fixture
 def api_key(db):
     _, raw_key = api_key_create(name="tests")

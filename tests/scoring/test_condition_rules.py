@@ -112,3 +112,34 @@ def test_conditions_may_read_events_and_tags(no_default_rules):
     condition_rules_evaluate(now=NOW)
 
     assert scores() == {vip.pk: 15, other.pk: 0}
+
+
+def test_a_contact_write_applies_condition_rules_to_that_contact_after_commit(
+    enterprise_rule, django_capture_on_commit_callbacks
+):
+    from contacts.services import contact_update
+
+    big, other = ContactFactory.create_batch(2, fields={"plan": "enterprise"})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        contact_update(contact=big, values={}, fields={"plan": "enterprise"})
+
+    assert scores() == {big.pk: 20, other.pk: 0}  # only the written contact, until the sweep
+    with django_capture_on_commit_callbacks(execute=True):
+        contact_update(contact=big, values={}, fields={"plan": "free"})
+    assert scores()[big.pk] == 0
+
+
+def test_writes_that_cannot_move_a_condition_rule_do_not_evaluate_it(
+    enterprise_rule, django_capture_on_commit_callbacks
+):
+    from contacts.services import contact_update
+
+    contact = ContactFactory(fields={"plan": "enterprise"})  # matches, not evaluated yet
+
+    with django_capture_on_commit_callbacks(execute=True):
+        contact_update(contact=contact, values={"first_name": "Ann"})
+
+    assert scores()[contact.pk] == 0  # the periodic sweep will give the points
+    condition_rules_evaluate(now=NOW)
+    assert scores()[contact.pk] == 20
