@@ -17,7 +17,16 @@ from segflow.errors import InvalidInput
 class EmailTemplateForm(forms.ModelForm):
     class Meta:
         model = EmailTemplate
-        fields = ["name", "subject", "html", "text", "transactional"]
+        fields = [
+            "name",
+            "subject",
+            "html",
+            "text",
+            "layout",
+            "transactional",
+            "track_opens",
+            "track_clicks",
+        ]
 
     def clean(self):
         cleaned = super().clean()

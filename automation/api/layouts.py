@@ -25,7 +25,7 @@ MJML_HELP = (
 class LayoutInputSerializer(StrictSerializer):
     ignored_keys = frozenset({"id", "created_at", "updated_at"})
 
-    name = StrictCharField(max_length=200, trim_whitespace=False)  # the schema's maxLength holds
+    name = StrictCharField(max_length=200)
     mjml = StrictCharField(max_length=500_000, help_text=MJML_HELP)
 
 

@@ -42,8 +42,8 @@ class TransactionalField(serializers.BooleanField):
 class TemplateInputSerializer(StrictSerializer):
     ignored_keys = frozenset({"id", "created_at", "updated_at"})
 
-    name = StrictCharField(max_length=200, trim_whitespace=False)  # the schema's maxLength holds
-    subject = StrictCharField(max_length=500, trim_whitespace=False, help_text=JINJA_HELP)
+    name = StrictCharField(max_length=200)
+    subject = StrictCharField(max_length=500, help_text=JINJA_HELP)
     html = StrictCharField(max_length=500_000, help_text=JINJA_HELP)
     text = StrictCharField(
         max_length=500_000,

@@ -32,13 +32,16 @@ class StrictSerializer(serializers.Serializer):
 
 
 class StrictCharField(serializers.CharField):
-    """A string, never a number coerced into one: `"first_name": 42` is a client mistake."""
+    """A string, never a number coerced into one: `"first_name": 42` is a client mistake.
+    max_length holds for the string as sent (the schema's maxLength), before the trim."""
 
     default_error_messages = {"invalid": "Must be a string."}
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
         return super().to_internal_value(data)
 
 
