@@ -4,12 +4,14 @@ import factory
 from django.utils import timezone
 
 from automation.models import (
+    EmailLayout,
     EmailTemplate,
     Enrollment,
     Flow,
     FlowVersion,
     Message,
     PendingFlowEvent,
+    SendingPolicy,
     StepRun,
 )
 from billing.models import BillingCustomer, BillingSubscription, WebhookDelivery
@@ -24,6 +26,13 @@ from contacts.models import (
     Event,
     SubscriptionTopic,
     Tag,
+)
+from scoring.models import (
+    ConditionRuleHit,
+    PendingScoreEvents,
+    ScoreDecay,
+    ScoreLedgerEntry,
+    ScoringRule,
 )
 from segments.models import (
     PendingContactChange,
@@ -224,6 +233,25 @@ class EmailTemplateFactory(factory.django.DjangoModelFactory):
     html = "<p>Hi {{ contact.first_name | default('there') }}</p>"
 
 
+class EmailLayoutFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = EmailLayout
+
+    name = factory.Sequence(lambda n: f"Layout {n}")
+    mjml = (
+        "<mjml><mj-body><mj-section><mj-column><mj-raw>{{ content }}</mj-raw>"
+        "</mj-column></mj-section></mj-body></mjml>"
+    )
+
+
+class SendingPolicyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SendingPolicy
+
+    frequency_cap_count = 3
+    frequency_cap_hours = 24
+
+
 class MessageFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Message
@@ -285,3 +313,53 @@ class BillingSubscriptionFactory(factory.django.DjangoModelFactory):
     contact = factory.SubFactory(ContactFactory)
     status = "active"
     state_at = factory.LazyFunction(timezone.now)
+
+
+# --- scoring -------------------------------------------------------------------------------------
+
+
+class ScoringRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ScoringRule
+
+    name = factory.Sequence(lambda n: f"Rule {n}")
+    kind = "event"
+    event = "demo.requested"
+    points = 5
+
+
+class ScoreLedgerEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ScoreLedgerEntry
+
+    contact = factory.SubFactory(ContactFactory)
+    delta = 5
+    reason = "manual"
+
+
+class ConditionRuleHitFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ConditionRuleHit
+
+    rule = factory.SubFactory(
+        ScoringRuleFactory,
+        kind="condition",
+        event="",
+        condition={"type": "field", "field": "country", "op": "eq", "value": "FR"},
+    )
+    contact = factory.SubFactory(ContactFactory)
+    points = 5
+
+
+class PendingScoreEventsFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PendingScoreEvents
+
+    event_ids = factory.LazyAttribute(lambda row: [EventFactory().pk])
+
+
+class ScoreDecayFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ScoreDecay
+
+    active = True

@@ -24,6 +24,7 @@ SQLITE_RUN = [
     "tests/automation/test_triggers.py",
     "tests/automation/test_segment_triggers.py",
     "tests/automation/test_sending.py",  # messages_prepare's insert-then-render path
+    "tests/scoring/test_event_rules.py",
 ]
 
 
