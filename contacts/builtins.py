@@ -25,6 +25,19 @@ BUILTIN_FIELD_TYPES: dict[str, str] = {
     "last_activity_at": "datetime",
     "created_at": "datetime",
 }
+# What the web pages call each built-in field.
+BUILTIN_FIELD_LABELS: dict[str, str] = {
+    "email": "Email",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "country": "Country",
+    "timezone": "Time zone",
+    "external_id": "External id",
+    "email_status": "Email status",
+    "lead_score": "Lead score",
+    "last_activity_at": "Last activity",
+    "created_at": "Created at",
+}
 RESERVED_KEYS = frozenset(BUILTIN_FIELD_TYPES) | {"id", "fields", "tags", "updated_at", "contact"}
 
 NAME_MAX_LENGTH = 150

@@ -13,24 +13,12 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from contacts.builtins import BUILTIN_FIELD_TYPES
+from contacts.builtins import BUILTIN_FIELD_LABELS, BUILTIN_FIELD_TYPES
 from contacts.models import CustomField, SubscriptionTopic
 from segments import operators as ops
 from segments.models import Segment
 from segments.tree import iter_conditions
 
-BUILTIN_FIELD_LABELS = {
-    "email": "Email",
-    "first_name": "First name",
-    "last_name": "Last name",
-    "country": "Country",
-    "timezone": "Time zone",
-    "external_id": "External id",
-    "email_status": "Email status",
-    "lead_score": "Lead score",
-    "last_activity_at": "Last activity",
-    "created_at": "Created at",
-}
 SHORT_LENGTH = 160
 
 _TEXT_WORDS = {

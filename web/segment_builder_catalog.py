@@ -3,22 +3,10 @@ tags, the event names seen in the data and the property keys of recent events of
 
 from django.db import connection
 
-from contacts.builtins import BUILTIN_FIELD_TYPES
+from contacts.builtins import BUILTIN_FIELD_LABELS, BUILTIN_FIELD_TYPES
 from contacts.models import CustomField, EmailStatus, Event, SubscriptionTopic, Tag
 from segments.models import Segment
 
-BUILTIN_LABELS = {
-    "email": "Email",
-    "first_name": "First name",
-    "last_name": "Last name",
-    "country": "Country",
-    "timezone": "Time zone",
-    "external_id": "External id",
-    "email_status": "Email status",
-    "lead_score": "Lead score",
-    "last_activity_at": "Last activity",
-    "created_at": "Created at",
-}
 MAX_EVENT_NAMES = 500
 MAX_TAGS = 500
 RECENT_EVENTS = 200
@@ -30,7 +18,7 @@ def builder_catalog(*, segment_id: int | None) -> dict:
     fields = [
         {
             "key": key,
-            "label": BUILTIN_LABELS[key],
+            "label": BUILTIN_FIELD_LABELS[key],
             "type": kind,
             "choices": list(EmailStatus.values) if key == "email_status" else [],
             "builtin": True,

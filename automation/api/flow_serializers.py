@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from automation.flow_definition import FREQUENCY_CAP_MODES, MAX_HOLDOUT_PERCENT
 from automation.models import Enrollment, EnrollmentState, Flow, FlowStatus, FlowVersion
-from segflow.api.serializers import StrictCharField, StrictSerializer
+from segflow.api.serializers import StrictBooleanField, StrictCharField, StrictSerializer
 
 DOCS = "docs/flows.md"
 DEFINITION_FIELDS = (
@@ -108,17 +108,6 @@ class FrequencyCapField(DefinitionKeyField):
 )
 class StepsField(DefinitionKeyField):
     pass
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """true or false, nothing coerced into one."""
-
-    default_error_messages = {"invalid": "Must be true or false."}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
 
 
 class _DefinitionInput(StrictSerializer):

@@ -22,21 +22,10 @@ from contacts.models import Contact, Event
 from segflow.api.pagination import PageNumberPagination, paginated_response
 from segflow.api.params import MAX_DB_INT
 from segflow.api.schema import DetailErrorSerializer
-from segflow.api.serializers import StrictCharField, StrictSerializer
+from segflow.api.serializers import StrictBooleanField, StrictCharField, StrictSerializer
 from segflow.errors import InvalidInput
 
 JINJA_HELP = "Jinja2, sandboxed; the context is in docs/email.md."
-
-
-class TransactionalField(serializers.BooleanField):
-    """true or false, nothing coerced into one (DRF's BooleanField takes 0, "yes", ...)."""
-
-    default_error_messages = {"invalid": "Must be true or false."}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
 
 
 class TemplateInputSerializer(StrictSerializer):
@@ -51,7 +40,7 @@ class TemplateInputSerializer(StrictSerializer):
         allow_blank=True,
         help_text=f"{JINJA_HELP} Derived from the HTML when empty.",
     )
-    transactional = TransactionalField(
+    transactional = StrictBooleanField(
         required=False,
         help_text="Transactional mail ignores subscription topics and unsubscribes (never "
         "bounced or complained addresses) and carries no List-Unsubscribe header.",
@@ -64,10 +53,10 @@ class TemplateInputSerializer(StrictSerializer):
         allow_null=True,
         help_text="An email layout's id (/api/v1/layouts): the HTML goes inside it; null for none.",
     )
-    track_opens = TransactionalField(
+    track_opens = StrictBooleanField(
         required=False, help_text="Add an open pixel (default true); docs/email-tracking.md."
     )
-    track_clicks = TransactionalField(
+    track_clicks = StrictBooleanField(
         required=False,
         help_text="Turn links into click redirects (default true); unsubscribe and "
         "preference links are never wrapped.",

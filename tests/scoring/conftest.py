@@ -8,7 +8,7 @@ import time_machine
 from contacts.ingest import EventInput, events_ingest
 from scoring import rule_watch
 from scoring.event_scoring import pending_score_events_process
-from scoring.models import ScoringRule
+from scoring.models import ScoreDecay, ScoringRule
 from scoring.rules import rule_create
 
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
@@ -46,6 +46,14 @@ def default_rules_migration(db):
 
     shipped = importlib.import_module("scoring.migrations.0002_default_rules")
     return lambda: shipped.create_defaults(apps, SimpleNamespace(connection=connection))
+
+
+@pytest.fixture
+def decay_on(db):
+    """The workspace's decay on at -10 % per 30 days (its row made again if a transactional
+    test emptied the tables the migration filled)."""
+    ScoreDecay.objects.all().delete()
+    ScoreDecay.objects.create(active=True, percent=10, every_days=30)
 
 
 @pytest.fixture

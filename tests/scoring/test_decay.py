@@ -5,18 +5,13 @@ import pytest
 from contacts.models import Contact
 from contacts.scoring import contacts_score_adjust
 from scoring.decay import scores_decay
-from scoring.models import ScoreDecay, ScoreLedgerEntry
+from scoring.models import ScoreLedgerEntry
 from tests.factories import ContactFactory
 from tests.scoring.conftest import NOW
 
 pytestmark = pytest.mark.django_db
 
 DAY = dt.timedelta(days=1)
-
-
-@pytest.fixture
-def decay_on():
-    ScoreDecay.objects.update(active=True, percent=10, every_days=30)
 
 
 def scored(score: int, *, last_activity_at) -> Contact:

@@ -10,7 +10,7 @@ from contacts.scoring import contact_score_adjust, contacts_score_adjust
 from scoring.conditions import condition_rules_evaluate
 from scoring.decay import scores_decay
 from scoring.ledger import contact_score_adjust_manual
-from scoring.models import ScoreDecay, ScoreLedgerEntry
+from scoring.models import ScoreLedgerEntry
 from scoring.recompute import scores_recompute
 from scoring.rules import rule_create
 from tests.factories import ContactFactory
@@ -38,7 +38,7 @@ def test_flow_adjustments_write_one_ledger_row_per_contact():
 
 
 def test_the_ledger_sums_to_lead_score_after_rules_flows_manual_changes_and_decay(
-    no_default_rules, frozen
+    no_default_rules, decay_on, frozen
 ):
     event_rule("form.submitted", 10)
     event_rule("email.opened", 1, daily_cap=2)
@@ -50,7 +50,6 @@ def test_the_ledger_sums_to_lead_score_after_rules_flows_manual_changes_and_deca
             "points": 4,
         }
     )
-    ScoreDecay.objects.update(active=True, percent=10, every_days=30)
     ann = ContactFactory(country="FR", created_at=NOW - dt.timedelta(days=90))
     bob = ContactFactory(country="DE", created_at=NOW - dt.timedelta(days=90))
 

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.roles import MARKETER, role_required
-from contacts.builtins import BUILTIN_INPUTS
+from contacts.builtins import BUILTIN_FIELD_LABELS, BUILTIN_INPUTS
 from contacts.csv_files import MB, CsvFile, csv_size_check
 from contacts.csv_import import contact_import_start, contact_import_upload
 from contacts.csv_import_errors import import_error_lines, import_errors_csv
@@ -21,14 +21,6 @@ RECENT = 20
 SHOWN_ERRORS = 50
 SAMPLE_ROWS = 3
 IGNORE = "__ignore__"
-BUILTIN_LABELS = {
-    "email": "Email",
-    "first_name": "First name",
-    "last_name": "Last name",
-    "country": "Country",
-    "timezone": "Time zone",
-    "external_id": "External id",
-}
 
 
 class ImportUploadForm(forms.Form):
@@ -80,7 +72,7 @@ def _targets() -> list[tuple[str, list[tuple[str, str]]]]:
     """Grouped <select> options: (group label, [(value, label)])."""
     custom = [(f.key, f"{f.label} ({f.key})") for f in CustomField.objects.order_by("label")]
     return [
-        ("Contact", [(key, BUILTIN_LABELS.get(key, key)) for key in BUILTIN_INPUTS]),
+        ("Contact", [(key, BUILTIN_FIELD_LABELS.get(key, key)) for key in BUILTIN_INPUTS]),
         ("Tags", [(TAGS, "Tags (split on , or ;)")]),
         ("Custom fields", custom),
     ]
