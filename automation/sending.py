@@ -26,6 +26,7 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from automation import tokens
+from automation.message_events import EVENT_SOURCE, message_event_inputs
 from automation.message_rows import (
     message_ids_reserve,
     messages_handoff_claim,
@@ -43,13 +44,12 @@ from automation.rendering import (
     template_render,
 )
 from automation.tracking import html_track
-from contacts.ingest import EventInput, events_ingest
+from contacts.ingest import events_ingest
 from contacts.models import Contact, EmailStatus, Event
 from contacts.selectors import contacts_topic_subscribed
 
 logger = logging.getLogger(__name__)
 
-EVENT_SOURCE = "segflow"
 TEST_SUBJECT_PREFIX = "[Test] "
 _SUPPRESSED = {
     EmailStatus.UNSUBSCRIBED: "unsubscribed",
@@ -402,37 +402,9 @@ def _reset(connection) -> None:
 def messages_sent_events_record(messages: Sequence[Message], *, now) -> None:
     """One email.sent event per sent message (idempotent per message: its key), test sends
     excepted."""
-    messages = [m for m in messages if not m.is_test and m.contact_id]
-    if not messages:
-        return
-    # The contact's identity now (its email may have changed since the send): an event by a
-    # stale address would create a new contact.
-    identities = {
-        pk: (external_id, email)
-        for pk, external_id, email in Contact.objects.filter(
-            pk__in={m.contact_id for m in messages}
-        ).values_list("pk", "external_id", "email")
-    }
-    events = []
-    for message in messages:
-        external_id, email = identities.get(message.contact_id, (None, None))
-        if not external_id and not email:
-            continue  # deleted meanwhile, or no identity left
-        events.append(
-            EventInput(
-                name="email.sent",
-                occurred_at=now,
-                external_id=external_id or None,
-                email=None if external_id else email,
-                properties={
-                    "message_id": message.pk,
-                    "template_id": message.template_id,
-                    "flow_id": message.flow_id,
-                    "step_id": message.step_id,
-                },
-                idempotency_key=f"message:{message.pk}",
-            )
-        )
+    events = message_event_inputs(
+        messages, name="email.sent", now=now, idempotency_key=lambda m: f"message:{m.pk}"
+    )
     if not events:
         return
     try:

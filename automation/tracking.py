@@ -22,13 +22,12 @@ import re
 from django.conf import settings
 
 from automation import tokens
+from automation.message_events import EVENT_SOURCE, message_event_inputs
 from automation.models import Message
-from contacts.ingest import EventInput, events_ingest
-from contacts.models import Contact
+from contacts.ingest import events_ingest
 
 logger = logging.getLogger(__name__)
 
-EVENT_SOURCE = "segflow"  # as automation.sending's email.sent
 NOTRACK_ATTRIBUTE = "data-segflow-notrack"
 # An <a> start tag: its start, then the rest up to its ">" (a quoted value may hold ">");
 # possessive, so a failed match never backtracks.
@@ -156,29 +155,12 @@ def _event_record(
         .only("pk", "contact_id", "template_id", "flow_id", "step_id", "is_test")
         .first()
     )
-    if message is None or message.is_test or message.contact_id is None:
+    if message is None:
         return False
-    # The contact's identity now, as for email.sent: an event by a stale address would create
-    # a new contact.
-    identity = (
-        Contact.objects.filter(pk=message.contact_id).values_list("external_id", "email").first()
+    events = message_event_inputs(
+        [message], name=name, now=now, idempotency_key=lambda _: idempotency_key, extra=extra
     )
-    if identity is None or not (identity[0] or identity[1]):
+    if not events:
         return False
-    external_id, email = identity
-    event = EventInput(
-        name=name,
-        occurred_at=now,
-        external_id=external_id or None,
-        email=None if external_id else email,
-        properties={
-            "message_id": message.pk,
-            "template_id": message.template_id,
-            "flow_id": message.flow_id,
-            "step_id": message.step_id,
-            **extra,
-        },
-        idempotency_key=idempotency_key,
-    )
-    stored = events_ingest(events=[event], source=EVENT_SOURCE, now=now)
+    stored = events_ingest(events=events, source=EVENT_SOURCE, now=now)
     return not stored[0].duplicate

@@ -5,13 +5,13 @@ and only an unsubscribed one becomes active again."""
 
 import datetime as dt
 
+from automation.message_events import EVENT_SOURCE
 from automation.models import Message
 from contacts.ingest import EventInput, events_ingest
 from contacts.models import Contact, EmailStatus
 from contacts.services import contact_update
 from contacts.subscriptions import contact_subscriptions_set
 
-EVENT_SOURCE = "segflow"
 PREFERENCES_SOURCE = "preference_center"
 
 

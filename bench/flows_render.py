@@ -150,16 +150,35 @@ def _enrollments(count: int, tag: str) -> tuple[list, dict]:
     return enrollments, flow.live_version.definition["steps"][0]
 
 
+def _marketing_policy():
+    """A workspace policy with both rules on, that every bench email passes: a cap of 3 a
+    day (the contacts are new) and a send window open all day, every day."""
+    from automation.models import SendingPolicy
+
+    SendingPolicy.objects.all().delete()
+    return SendingPolicy.objects.create(
+        frequency_cap_count=3,
+        frequency_cap_hours=24,
+        send_window_enabled=True,
+        send_window_start=dt.time(0, 0),
+        send_window_end=dt.time(23, 59, 59, 999_999),
+        send_window_days=[1, 2, 3, 4, 5, 6, 7],
+    )
+
+
 def pipeline(count: int, *, backend: str, host: str = "", port: int = 0, tag: str = "") -> float:
-    """Emails per second through message_prepare (batches of BATCH in one transaction, as
-    the engine does) and messages_deliver (after the commit), on `backend`."""
+    """Emails per second through the send rules and message_prepare (batches of BATCH in
+    one transaction, as the engine does) and messages_deliver (after the commit), on
+    `backend`."""
     from django.conf import settings
     from django.db import transaction
 
     from automation.models import Message, MessageStatus
+    from automation.send_rules import DELAY, send_decisions, skip_reasons
     from automation.sending import messages_deliver, messages_prepare
 
     enrollments, step = _enrollments(count, tag=tag or backend.rsplit(".", 2)[-2])
+    policy = _marketing_policy()
     previous = settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT
     settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT = backend, host, port
     try:
@@ -168,7 +187,16 @@ def pipeline(count: int, *, backend: str, host: str = "", port: int = 0, tag: st
             now = dt.datetime.now(dt.UTC)
             with transaction.atomic():
                 batch = enrollments[offset : offset + BATCH]
-                messages = messages_prepare(items=[(e, step) for e in batch], now=now)
+                # The whole marketing path, as the engine's send step: the frequency cap and
+                # the send window (both pass here), then suppression, topics, render,
+                # tracking links and headers in messages_prepare.
+                decisions = send_decisions(enrollments=batch, step=step, now=now, policy=policy)
+                ready = [e for e in batch if decisions[e.pk].action != DELAY]
+                messages = messages_prepare(
+                    items=[(e, step) for e in ready],
+                    now=now,
+                    skip_reasons=skip_reasons(decisions),
+                )
             messages_deliver(messages=messages, now=now)
         elapsed = time.perf_counter() - started
     finally:

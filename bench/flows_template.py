@@ -38,7 +38,7 @@ HTML = """<!DOCTYPE html>
         <tr>
           <td><img src="https://shop.example.com/img/{{ item.sku }}.jpg" width="64" height="64"
                    alt="{{ item.name }}"></td>
-          <td><strong>{{ item.name }}</strong><br>
+          <td><strong><a href="https://shop.example.com/p/{{ item.sku }}?utm_source=email">{{ item.name }}</a></strong><br>
               <span style="color:#6b7280">SKU {{ item.sku }} &middot; quantity {{ item.quantity }}</span></td>
           <td class="price">{{ "%.2f" | format(item.price * item.quantity) }} {{ event.properties.currency }}</td>
         </tr>
