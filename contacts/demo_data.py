@@ -26,6 +26,7 @@ from contacts.models import (
     SubscriptionTopic,
     Tag,
 )
+from contacts.scoring import contacts_score_opening
 from contacts.tags import tags_get_or_create
 
 DEMO_EXTERNAL_ID_PREFIX = "demo-"
@@ -199,6 +200,9 @@ def demo_dataset_create(*, contacts: int, now: dt.datetime, seed: int = 2026) ->
             }
         rows = Contact.objects.bulk_create(
             [person.contact for person in people], batch_size=BATCH_SIZE
+        )
+        contacts_score_opening(
+            scores={contact.pk: contact.lead_score for contact in rows}, reason="demo data"
         )
         events = []
         tag_links = []

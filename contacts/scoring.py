@@ -7,7 +7,7 @@ The ledger lives in the scoring app, which builds on contacts: it is imported wh
 so contacts keeps no import-time dependency on it.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 
 def contact_score_adjust(*, contact_id: int, delta: int, reason: str) -> None:
@@ -21,3 +21,15 @@ def contacts_score_adjust(*, contact_ids: Iterable[int], delta: int, reason: str
     from scoring.ledger import scores_adjust
 
     return scores_adjust(contact_ids=contact_ids, delta=delta, reason=reason)
+
+
+def contacts_score_opening(*, scores: Mapping[int, int], reason: str) -> None:
+    """Ledger rows for the scores contacts were created with (demo data), so each score is
+    still its ledger's sum (`recompute_scores` finds no drift)."""
+    from scoring.models import ScoreLedgerEntry
+
+    ScoreLedgerEntry.objects.bulk_create(
+        ScoreLedgerEntry(contact_id=pk, delta=score, reason=reason)
+        for pk, score in scores.items()
+        if score
+    )

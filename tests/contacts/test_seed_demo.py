@@ -34,6 +34,23 @@ def test_creates_the_requested_number_of_contacts():
     assert Contact.objects.count() == 40
 
 
+def test_demo_scores_are_their_ledgers_sums():
+    from django.db.models import Sum
+
+    from scoring.models import ScoreLedgerEntry
+
+    seed("--contacts", "40")
+
+    ledger = dict(
+        ScoreLedgerEntry.objects.values("contact_id")
+        .annotate(total=Sum("delta"))
+        .values_list("contact_id", "total")
+    )
+    scores = dict(Contact.objects.values_list("pk", "lead_score"))
+    assert any(scores.values())
+    assert {pk: ledger.get(pk, 0) for pk in scores} == scores
+
+
 def test_creates_the_demo_custom_fields_with_their_types():
     demo_dataset_create(contacts=5, now=NOW)
 
@@ -137,7 +154,7 @@ def test_statement_count_does_not_grow_with_contacts():
     with CaptureQueriesContext(connection) as large:
         demo_dataset_create(contacts=25, now=NOW)
 
-    assert len(large) == len(small) == 15
+    assert len(large) == len(small) == 16  # + the scores' ledger rows
 
 
 def test_prints_a_working_admin_login():
