@@ -24,6 +24,7 @@ from contacts.models import (
     SubscriptionTopic,
     Tag,
 )
+from contacts.scoring import contacts_score_adjust
 from contacts.services import contact_delete, contact_update, contact_upsert
 from contacts.signals import notify_contacts_changed, notify_contacts_deleting
 from segflow.errors import InvalidInput
@@ -31,6 +32,7 @@ from segflow.errors import InvalidInput
 # Columns Segflow maintains that a staff user may still correct by hand.
 ADMIN_ONLY_COLUMNS = ["email_status", "lead_score"]
 RECENT_EVENTS = 10
+ADMIN_SCORE = "admin: score corrected"
 
 
 class ContactAdminForm(forms.ModelForm):
@@ -110,10 +112,17 @@ class ContactAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         """Through contacts.services, as the API writes: they announce what changed."""
         values = {name: form.cleaned_data[name] for name in [*BUILTIN_INPUTS, *ADMIN_ONLY_COLUMNS]}
+        # The score is its ledger's sum: a corrected score is a manual ledger row, not a write.
+        score = values.pop("lead_score")
         if not change:
             contact, _ = contact_upsert(values=values, fields=form.cleaned_data["fields"])
             obj.pk = contact.pk
+            contacts_score_adjust(contact_ids=[contact.pk], delta=score, reason=ADMIN_SCORE)
         else:
+            before_score = form.initial.get("lead_score") or 0
+            contacts_score_adjust(
+                contact_ids=[obj.pk], delta=score - before_score, reason=ADMIN_SCORE
+            )
             before, after = form.initial.get("fields") or {}, form.cleaned_data["fields"]
             contact_update(
                 contact=obj,

@@ -236,7 +236,15 @@ def test_a_custom_value_removed_in_the_admin_is_removed_and_announced(
     assert (response.status_code, response["Location"]) == (302, "/admin/contacts/contact/")
     contact.refresh_from_db()
     assert (contact.fields, contact.lead_score) == ({"seats": 2}, 5)
-    assert sent == [([contact.pk], {"fields.plan", "field:lead_score"})]
+    assert sorted(sent, key=str) == [
+        ([contact.pk], {"field:lead_score"}),
+        ([contact.pk], {"fields.plan"}),
+    ]
+    # The corrected score is a ledger row: the score stays the ledger's sum.
+    from scoring.models import ScoreLedgerEntry
+
+    ledger = ScoreLedgerEntry.objects.filter(contact=contact)
+    assert [(e.delta, e.reason) for e in ledger] == [(5, "admin: score corrected")]
 
 
 def test_a_contact_added_in_the_admin_is_created_and_announced(
