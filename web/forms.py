@@ -3,9 +3,11 @@ services' (contacts.contact_input, contacts.field_services), whose errors, keyed
 come back onto the form field they name (`form_errors_add`)."""
 
 from django import forms
+from django.utils import timezone
 
 from contacts.models import Contact, CustomField, FieldType
 from segments.models import Segment
+from web.contact_field_filter import field_filter_choices, field_filter_q
 
 BUILTIN_LABELS = {
     "email": "Email",
@@ -39,11 +41,32 @@ class ContactFilterForm(forms.Form):
         widget=forms.Select(attrs={"class": "form-select"}),
     )
     tag = forms.CharField(required=False, max_length=100)
+    field = forms.ChoiceField(
+        required=False, widget=forms.Select(attrs={"class": "form-select"}), choices=()
+    )
+    value = forms.CharField(required=False, max_length=254)
     # Set by the "show partial matches" link: search inside emails and names even when an
     # email or external id equals the term.
     partial = forms.BooleanField(required=False, widget=forms.HiddenInput)
     after = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["field"].choices = [("", "Any field"), *field_filter_choices()]
+
+    def clean(self):
+        cleaned = super().clean()
+        key, value = cleaned.get("field"), (cleaned.get("value") or "").strip()
+        cleaned["field_q"] = None
+        if key and value:
+            try:
+                cleaned["field_q"] = field_filter_q(key=key, value=value, now=timezone.now())
+            except ValueError as exc:
+                self.add_error("value", str(exc))
+        elif key or value:
+            self.add_error("value" if key else "field", "Pick a field and enter a value.")
+        return cleaned
 
 
 def _custom_input(field: CustomField, value: object) -> forms.Field:

@@ -82,8 +82,8 @@ def test_the_list_never_counts_the_table_and_its_queries_are_pinned(
         ContactTagFactory(contact=contact)
     SegmentFactory.create_batch(3)
 
-    # session, user, roles, segments of the filter, the page, its tags
-    with django_assert_num_queries(6) as captured:
+    # session, user, roles, segments and fields of the filters, the page, its tags
+    with django_assert_num_queries(7) as captured:
         response = marketer_client.get("/contacts/?after=0")
 
     assert response.status_code == 200
@@ -126,3 +126,55 @@ def test_an_exact_match_outside_the_filters_is_not_shown(marketer_client):
     response = marketer_client.get(f"/contacts/?q=ann@example.com&segment={segment.pk}")
 
     assert _emails(response) == []
+
+
+def test_filter_by_a_field_value_means_what_it_means_in_a_segment(marketer_client):
+    from tests.factories import CustomFieldFactory
+
+    CustomFieldFactory(key="plan", type="choice", choices=["free", "pro"])
+    CustomFieldFactory(key="seats", type="number")
+    CustomFieldFactory(key="onboarded", type="boolean")
+    CustomFieldFactory(key="trial_ends", type="date")
+    ContactFactory(
+        email="pro@example.com",
+        country="FR",
+        fields={"plan": "pro", "seats": 3, "onboarded": True, "trial_ends": "2026-12-01"},
+    )
+    ContactFactory(
+        email="free@example.com",
+        country="DE",
+        fields={"plan": "free", "seats": 1, "onboarded": False, "trial_ends": "2026-12-02"},
+    )
+
+    def emails(query: str) -> list[str]:
+        return _emails(marketer_client.get(f"/contacts/?{query}"))
+
+    assert emails("field=plan&value=PRO") == ["pro@example.com"]  # case-insensitive, as segments
+    assert emails("field=seats&value=1") == ["free@example.com"]
+    assert emails("field=onboarded&value=yes") == ["pro@example.com"]
+    assert emails("field=onboarded&value=no") == ["free@example.com"]
+    assert emails("field=trial_ends&value=2026-12-02") == ["free@example.com"]
+    assert emails("field=country&value=fr") == ["pro@example.com"]
+    assert emails("field=plan&value=pro&q=free") == []
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("field=seats&value=many", "Enter a number."),
+        ("field=trial_ends&value=tomorrow", "Enter a day as YYYY-MM-DD."),
+        ("field=plan", "Pick a field and enter a value."),
+        ("field=no_such_field&value=x", "Select a valid choice."),
+    ],
+)
+def test_a_bad_field_filter_is_a_form_error_not_a_500(marketer_client, query, message):
+    from tests.factories import CustomFieldFactory
+
+    CustomFieldFactory(key="plan", type="text")
+    CustomFieldFactory(key="seats", type="number")
+    CustomFieldFactory(key="trial_ends", type="date")
+
+    response = marketer_client.get(f"/contacts/?{query}")
+
+    assert response.status_code == 200
+    assert message in response.content.decode()

@@ -48,6 +48,8 @@ def contact_list_page(request):
             contacts = contact_list(**filters).filter(pk__in=exact)
         else:
             contacts = contact_list(search=term or None, **filters)
+        if data["field_q"] is not None:
+            contacts = contacts.filter(data["field_q"])
         page = keyset_page(contacts, after=data["after"], before=data["before"], size=PAGE_SIZE)
     query = request.GET.copy()
     for cursor in ("after", "before"):
