@@ -31,7 +31,10 @@ class LinkToken:
 
 
 def _dumps(*, contact_id: int | None, message_id: int | None, salt: str) -> str:
-    return signing.Signer(salt=salt).sign_object([contact_id, message_id])
+    """`Signer(salt=salt).sign_object([contact_id, message_id])`, signed the fast way (every
+    message carries two of these)."""
+    ids = [None if i is None else int(i) for i in (contact_id, message_id)]
+    return _sign_fast(json.dumps(ids, separators=(",", ":")), salt=salt)
 
 
 def _loads(token: str, *, salt: str) -> LinkToken | None:
