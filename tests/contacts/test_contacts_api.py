@@ -158,9 +158,10 @@ def test_get_and_delete_contact(api):
 
 
 def test_list_filters_and_paginates(api):
-    ContactFactory(email="alice@example.com", first_name="Alice")
-    ContactFactory(email="bob@example.com", first_name="Bob")
-    ContactFactory(email="carol@example.com", first_name="Carol")
+    # Last names fixed: a random one (Carter, McCarthy) would match the search for "car".
+    ContactFactory(email="alice@example.com", first_name="Alice", last_name="Smith")
+    ContactFactory(email="bob@example.com", first_name="Bob", last_name="Jones")
+    ContactFactory(email="carol@example.com", first_name="Carol", last_name="Brown")
 
     by_email = api.get("/api/v1/contacts", {"email": "BOB@example.com"}).json()
     by_search = api.get("/api/v1/contacts", {"search": "car"}).json()

@@ -17,9 +17,12 @@ def _emails(response) -> list[str]:
 
 
 def test_search_finds_contacts_by_part_of_email_name_or_exact_external_id(marketer_client):
-    ContactFactory(email="jane@example.com", first_name="Jane")
-    ContactFactory(email="bob@example.com", first_name="Robert", external_id="crm-77")
-    ContactFactory(email="ann@other.org", first_name="Ann")
+    # Last names fixed: a random one (Roberts) would match the search for "rober".
+    ContactFactory(email="jane@example.com", first_name="Jane", last_name="Doe")
+    ContactFactory(
+        email="bob@example.com", first_name="Robert", last_name="Lee", external_id="crm-77"
+    )
+    ContactFactory(email="ann@other.org", first_name="Ann", last_name="Park")
 
     assert _emails(marketer_client.get("/contacts/?q=example")) == [
         "jane@example.com",
