@@ -13,8 +13,6 @@ Invariants:
 
 import html
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +21,7 @@ import mrml
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
+from automation.bounded_cache import BoundedCache
 from automation.models import EmailLayout
 from segflow.errors import InvalidInput
 
@@ -85,33 +84,15 @@ def layout_check(mjml: str) -> None:
         raise InvalidInput.single("mjml", str(exc)) from None
 
 
-class _LayoutCache:
-    """Compiled layouts by (id, updated_at), bounded, shared by a process's threads."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self._items: OrderedDict[tuple, CompiledLayout] = OrderedDict()
-        self._lock = threading.Lock()
+class _LayoutCache(BoundedCache[CompiledLayout]):
+    """Compiled layouts by (id, updated_at)."""
 
     def get(self, layout) -> CompiledLayout:
         if layout.pk is None:
             return layout_compile(layout.mjml)
-        key = (layout.pk, layout.updated_at)
-        with self._lock:
-            compiled = self._items.get(key)
-            if compiled is not None:
-                self._items.move_to_end(key)
-                return compiled
-        compiled = layout_compile(layout.mjml)
-        with self._lock:
-            self._items[key] = compiled
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return compiled
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
+        return self.get_or_build(
+            (layout.pk, layout.updated_at), lambda: layout_compile(layout.mjml)
+        )
 
 
 compiled_layouts = _LayoutCache(CACHE_SIZE)

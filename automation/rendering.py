@@ -17,8 +17,6 @@ Invariants:
 
 import datetime as dt
 import sys
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +25,7 @@ from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
 from jinja2.utils import missing, object_type_repr
 
 from automation import tokens
+from automation.bounded_cache import BoundedCache
 from automation.html_text import html_to_text
 from automation.layouts import LayoutError, layout_apply
 from automation.sandbox import SegflowSandbox, render_budget, render_budget_end
@@ -164,30 +163,11 @@ def template_compile(source: str, *, part: str) -> Template:
     return environment.template_class.from_code(environment, code, environment.make_globals(None))
 
 
-class _CompiledCache:
-    """A bounded LRU of compiled templates, shared by the threads of one process."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self._items: OrderedDict[tuple, Template] = OrderedDict()
-        self._lock = threading.Lock()
+class _CompiledCache(BoundedCache[Template]):
+    """Compiled templates by (template id, updated_at, part)."""
 
     def get(self, key: tuple, source: str, part: str) -> Template:
-        with self._lock:
-            compiled = self._items.get(key)
-            if compiled is not None:
-                self._items.move_to_end(key)
-                return compiled
-        compiled = template_compile(source, part=part)
-        with self._lock:
-            self._items[key] = compiled
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return compiled
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
+        return self.get_or_build(key, lambda: template_compile(source, part=part))
 
 
 compiled_cache = _CompiledCache(CACHE_SIZE)
