@@ -22,6 +22,7 @@ from email.utils import make_msgid, parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
@@ -316,17 +317,22 @@ def messages_deliver(*, messages: Sequence[Message], now) -> None:
     transaction) and record each outcome on the rows and on the given objects, with an
     email.sent event per message sent (test sends excepted). Chunks of HANDOFF_CHUNK are
     marked "sending" right before their hand-off and their outcomes written right after
-    (and every FLUSH_SECONDS): a process killed mid-batch leaves at most one chunk
-    "sending", settled "unknown" by the engine, and the rest "queued", sent by the engine."""
+    (and every FLUSH_SECONDS), in the same transaction as the next chunk's claim: a process
+    killed mid-batch leaves at most one chunk "sending", settled "unknown" by the engine,
+    and the rest "queued", sent by the engine."""
     queued = sorted((m for m in messages if m.status == MessageStatus.QUEUED), key=_pk)
     if not queued:
         return
+    chunks = [
+        queued[start : start + HANDOFF_CHUNK] for start in range(0, len(queued), HANDOFF_CHUNK)
+    ]
     outcomes = _Outcomes(now=now)
     backend = get_connection()
     opened, open_error = False, ""
+    claimed = messages_handoff_claim(chunks[0])
     try:
-        for start in range(0, len(queued), HANDOFF_CHUNK):
-            for message in messages_handoff_claim(queued[start : start + HANDOFF_CHUNK]):
+        for index in range(len(chunks)):
+            for message in claimed:
                 if not opened and not open_error:
                     opened, open_error = _open(backend)
                 if open_error:  # the server is unreachable: fail the batch, not retry each
@@ -339,7 +345,8 @@ def messages_deliver(*, messages: Sequence[Message], now) -> None:
                     outcomes.failed(message, error=error)
                     _reset(backend)
                     opened = False
-            outcomes.flush()
+            following = chunks[index + 1] if index + 1 < len(chunks) else []
+            claimed = outcomes.flush(claim=following)
     finally:
         _reset(backend)
         outcomes.flush()
@@ -350,8 +357,10 @@ def _pk(message: Message) -> int:
 
 
 class _Outcomes:
-    """Outcomes of a delivery not written yet, written in bulk: one UPDATE for the sent, one
-    for the failed, one events_ingest for their email.sent events per flush."""
+    """Outcomes of a delivery not written yet, written in bulk: one transaction per flush
+    with one UPDATE for the sent, one for the failed, their email.sent events and, when
+    given, the next chunk's claim (one commit per chunk: on this path the commits, not
+    the statements, cost the most)."""
 
     def __init__(self, *, now):
         self.now = now
@@ -371,14 +380,20 @@ class _Outcomes:
         if time.monotonic() - self._flushed_at >= FLUSH_SECONDS:
             self.flush()
 
-    def flush(self) -> None:
+    def flush(self, *, claim: Sequence[Message] = ()) -> list[Message]:
+        """Write the outcomes noted so far and claim `claim` for its hand-off, at once;
+        returns the claimed messages."""
         sent, failed, now = self._sent, self._failed, self.now
         self._sent, self._failed, self._flushed_at = [], [], time.monotonic()
-        if sent:
-            messages_record_sent(sent, now=now)
-        if failed:
-            messages_record_failed(failed)
-        messages_sent_events_record([m for m, _ in sent], now=now)
+        if not (sent or failed):
+            return messages_handoff_claim(list(claim))
+        with transaction.atomic():
+            if sent:
+                messages_record_sent(sent, now=now)
+            if failed:
+                messages_record_failed(failed)
+            messages_sent_events_record([m for m, _ in sent], now=now)
+            return messages_handoff_claim(list(claim))
 
 
 def _open(connection) -> tuple[bool, str]:
@@ -401,14 +416,16 @@ def _reset(connection) -> None:
 
 def messages_sent_events_record(messages: Sequence[Message], *, now) -> None:
     """One email.sent event per sent message (idempotent per message: its key), test sends
-    excepted."""
+    excepted; in a savepoint when inside a transaction, so a failure loses the events, never
+    the messages' records."""
     events = message_event_inputs(
         messages, name="email.sent", now=now, idempotency_key=lambda m: f"message:{m.pk}"
     )
     if not events:
         return
     try:
-        events_ingest(events=events, source=EVENT_SOURCE, now=now)
+        with transaction.atomic():
+            events_ingest(events=events, source=EVENT_SOURCE, now=now)
     except Exception:  # the messages are sent and recorded; a lost event must not undo that
         logger.exception("recording email.sent events failed for %d messages", len(events))
 

@@ -338,9 +338,11 @@ def test_prepare_batch_with_a_key_twice_makes_one_message():
     assert Message.objects.count() == 1
 
 
-# The status read, the sent update, the contacts' identities, then the email.sent ingest's
-# own (savepoint, contacts resolved, events inserted, segments' pending change, release).
-DELIVER_QUERIES = 9
+# The claim, then one transaction (a savepoint here, inside the test's): the sent update,
+# the contacts' identities, the email.sent ingest in a savepoint of its own (its own
+# savepoint, contacts resolved, constraints, events inserted, segments' pending change,
+# releases).
+DELIVER_QUERIES = 13
 
 # Existing keys, contacts, templates, topic choices, ids from the sequence, tags, trigger
 # events, the insert (the flows come attached to the enrollments, as the engine gives them).
@@ -428,6 +430,24 @@ def test_deliver_records_one_email_sent_event_per_message():
         "flow_id": message.flow_id,
         "step_id": "mail-1",
     }
+
+
+def test_a_database_error_recording_email_sent_keeps_the_outcomes_and_the_next_claim(
+    monkeypatch,
+):
+    def failing_ingest(**kwargs):
+        with connection.cursor() as cursor:  # aborts the transaction unless in a savepoint
+            cursor.execute("SELECT * FROM no_such_table")
+
+    monkeypatch.setattr(sending, "events_ingest", failing_ingest)
+    monkeypatch.setattr(sending, "HANDOFF_CHUNK", 2)
+    messages = [prepared() for _ in range(3)]
+
+    messages_deliver(messages=messages, now=NOW)
+
+    assert len(mail.outbox) == 3
+    assert list(Message.objects.values_list("status", flat=True)) == ["sent"] * 3
+    assert not Event.objects.filter(name="email.sent").exists()
 
 
 def test_the_email_sent_event_lands_on_the_contact_whose_email_changed_meanwhile():
