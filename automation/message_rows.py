@@ -10,6 +10,7 @@ from django.db import connection as db
 from django.db.models import Case, Q, Value, When
 
 from automation.models import Message, MessageStatus
+from segflow.postgresql import binary_cursor
 
 INSERT_ROWS_MAX = 1000
 
@@ -37,25 +38,27 @@ def messages_insert(messages: list[Message]) -> dict[str, Message]:
     unchanged (a replay)."""
     with_pk = messages[0].pk is not None  # ids reserved beforehand
     fields = [f for f in Message._meta.concrete_fields if with_pk or not f.primary_key]
-    size = INSERT_ROWS_MAX
-    if db.features.max_query_params:
-        size = min(size, db.features.max_query_params // len(fields))
     won: dict[str, int] = {}
-    with db.cursor() as cursor:
-        for start in range(0, len(messages), size):
-            batch = messages[start : start + size]
-            if db.vendor == "postgresql":  # the rows as one JSON parameter: a short statement
-                cursor.execute(_insert_sql(fields, None), [_rows_json(fields, batch)])
-            else:
+    if db.vendor == "postgresql":
+        with binary_cursor() as cursor:
+            for start in range(0, len(messages), INSERT_ROWS_MAX):
+                batch = messages[start : start + INSERT_ROWS_MAX]
+                cursor.execute(_insert_arrays_sql(fields), _columns(fields, batch))
+                won.update((key, pk) for pk, key in cursor.fetchall())
+    else:
+        size = min(INSERT_ROWS_MAX, (db.features.max_query_params or 10**6) // len(fields))
+        with db.cursor() as cursor:
+            for start in range(0, len(messages), size):
+                batch = messages[start : start + size]
                 cursor.execute(
-                    _insert_sql(fields, len(batch)),
+                    _insert_values_sql(fields, len(batch)),
                     [
                         field.get_db_prep_save(field.pre_save(message, True), db)
                         for message in batch
                         for field in fields
                     ],
                 )
-            won.update((key, pk) for pk, key in cursor.fetchall())
+                won.update((key, pk) for pk, key in cursor.fetchall())
     result, lost = {}, []
     for message in messages:
         key = message.idempotency_key
@@ -72,33 +75,57 @@ def messages_insert(messages: list[Message]) -> dict[str, Message]:
     return result
 
 
-def _insert_sql(fields: list, rows: int | None) -> str:
-    """The insert of `rows` rows of placeholders, or (rows=None, PostgreSQL) of the rows of
-    one JSON array parameter, each column read with its own type."""
+def _on_conflict() -> str:
+    qn = db.ops.quote_name
+    key, pk = qn("idempotency_key"), qn(Message._meta.pk.column)
+    return f" ON CONFLICT ({key}) DO NOTHING RETURNING {pk}, {key}"
+
+
+# The array type each column travels as (JSON as text, cast back in the SELECT).
+_ARRAY_TYPES = {
+    "BigAutoField": "bigint",
+    "ForeignKey": "bigint",
+    "CharField": "text",
+    "TextField": "text",
+    "BooleanField": "boolean",
+    "DateTimeField": "timestamptz",
+    "JSONField": "text",
+}
+
+
+def _insert_arrays_sql(fields: list) -> str:
+    """PostgreSQL: the rows as one array per column (binary parameters), unnested."""
     qn = db.ops.quote_name
     columns = ", ".join(qn(field.column) for field in fields)
-    if rows is None:
-        types = ", ".join(f"{qn(field.column)} {field.db_type(db)}" for field in fields)
-        source = f"SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS rows({types})"
-    else:
-        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-        source = f"VALUES {', '.join([row] * rows)}"
-    key, pk = qn("idempotency_key"), qn(Message._meta.pk.column)
+    arrays = ", ".join(f"%b::{_ARRAY_TYPES[f.get_internal_type()]}[]" for f in fields)
+    values = ", ".join(
+        f"{qn(f.column)}::jsonb" if f.get_internal_type() == "JSONField" else qn(f.column)
+        for f in fields
+    )
     return (
-        f"INSERT INTO {qn(Message._meta.db_table)} ({columns}) {source}"
-        f" ON CONFLICT ({key}) DO NOTHING RETURNING {pk}, {key}"
+        f"INSERT INTO {qn(Message._meta.db_table)} ({columns}) SELECT {values}"
+        f" FROM unnest({arrays}) AS rows({columns})" + _on_conflict()
     )
 
 
-def _rows_json(fields: list, messages: list[Message]) -> str:
-    """The messages as a JSON array of objects by column (dates as ISO 8601 with their
-    offset; JSON fields as they are)."""
-    return json.dumps(
-        [
-            {field.column: field.value_from_object(message) for field in fields}
-            for message in messages
-        ],
-        cls=DjangoJSONEncoder,
+def _columns(fields: list, messages: list[Message]) -> list[list]:
+    columns = []
+    for field in fields:
+        values = [field.value_from_object(message) for message in messages]
+        if field.get_internal_type() == "JSONField":
+            values = [json.dumps(value, cls=DjangoJSONEncoder) for value in values]
+        columns.append(values)
+    return columns
+
+
+def _insert_values_sql(fields: list, rows: int) -> str:
+    """Elsewhere (SQLite): `rows` rows of placeholders."""
+    qn = db.ops.quote_name
+    columns = ", ".join(qn(field.column) for field in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    return (
+        f"INSERT INTO {qn(Message._meta.db_table)} ({columns}) VALUES {', '.join([row] * rows)}"
+        + _on_conflict()
     )
 
 
