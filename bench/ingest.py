@@ -1,17 +1,41 @@
 """Ingestion bench (issue 2): events/s through POST /api/v1/events/batch against raw COPY,
 single-event POST latency at a fixed open-loop rate, the single-event rate sustained at
-p99 <= 25 ms as a share of a bare Django view's (issue 7), and where the time goes in-process.
+p99 <= 25 ms as a share of a bare Django view's and of a committing floor's (issue 7), and
+where the time goes in-process.
 
-    make bench                          # full run, ~3 minutes
+    make bench                          # full run, ~4 minutes
     .venv/bin/python bench/ingest.py --quick
 
 It (re)creates its own database (BENCH_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/segflow_bench; the name must contain "bench"), migrates it,
 loads contacts with COPY, starts gunicorn on a free loopback port (bench.ingest_settings: the
-production settings plus the bench-only bare view), drives it from threads in this process,
+production settings plus the bench-only floors), drives it from threads in this process,
 stops it and drops the database (unless --keep). Celery publishes to
 BENCH_BROKER_URL (a scratch Redis database, as in production) or else to a filesystem queue in
 a temporary directory. Not a test: it prints figures (docs/benchmarks.md).
+
+Why two floors. The bare view (bench.ingest_urls.BARE_PATH) is what a Django request costs on
+this machine; the single POST's rate at p99 <= 25 ms as a share of the bare view's is issue
+7's machine-independent target. But the bare view commits nothing, and the event must be
+committed before the 202: on a disk whose WAL flush sometimes stalls for 60-250 ms (this
+machine's virtual disk: a psycopg loop of one-row INSERT + COMMIT at 200/s had p99 171 ms,
+and 3.8 ms with synchronous_commit off), every committing request shares the stall, and the
+requests queued behind it, whatever the app does. So the bench also serves the committing
+floor (FLOOR_PATH: the bare view plus one hand-written one-row INSERT, committed), the
+simplest durable write a single POST could be, and prints:
+
+* the floor at the single phase's rate (the two run by turns in 2 s slices, so a stall falls
+  on both alike) and the single POST's p99 minus the floor's: what the app adds to the tail
+  of a durable write;
+* the floor's highest rate at p99 <= 25 ms, and the single POST's as a share of it, when the
+  disk lets the floor hold that bound at some rate (on a disk that flushes steadily);
+* the single POST's highest rate at which its p99 stays within the floor's p99 at the same
+  rate + 25 ms (by turns again), as a share of the bare view's rate at p99 <= 25 ms. On a
+  disk that never stalls the floor's p99 is a few ms, and this is the issue's figure; on one
+  that does, the stall is discounted and what remains is the app's own work, including the
+  longer queue its slower requests build up behind a stall. It needs no bound the disk
+  cannot give, and it cannot be met by a machine that hides the app's cost in a slow disk:
+  the margin is the whole 25 ms budget, taken from the floor, not from an idle server.
 """
 
 import argparse
@@ -34,8 +58,13 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ingest_data import EventStream, contacts_copy  # noqa: E402
-from bench.ingest_load import Server, batch_load, open_loop  # noqa: E402
-from bench.ingest_rates import RateSearch, rate_search  # noqa: E402
+from bench.ingest_load import Server, batch_load, open_loop_interleaved  # noqa: E402
+from bench.ingest_rates import (  # noqa: E402
+    SLICE_SECONDS,
+    RateSearch,
+    rate_search,
+    rate_search_over_floor,
+)
 from bench.ingest_report import Row, load_average, machine_facts, markdown_table, verdict  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/segflow_bench"
@@ -45,6 +74,7 @@ TARGET_COPY_RATIO = 0.5
 TARGET_P99_MS = 25.0
 TARGET_BARE_SHARE = 0.5
 SERVER_SETTINGS = "bench.ingest_settings"
+SINGLE_PATH = "/api/v1/events"
 # Bodies are encoded before the clock starts; this caps the batch phase at 6x the target.
 BODY_HEADROOM = 6
 
@@ -229,6 +259,19 @@ def in_process_single(api_key: str, stream: EventStream, count: int) -> tuple[fl
     return (time.perf_counter() - wall) / count, (time.process_time() - cpu) / count
 
 
+def bodies_from(encoded: list[bytes]):
+    """A `bodies(n)` callable handing out successive slices of pre-encoded bodies."""
+    position = 0
+
+    def take(count: int) -> list[bytes]:
+        nonlocal position
+        taken = encoded[position : position + count]
+        position += len(taken)
+        return taken
+
+    return take
+
+
 def rate_rows(label: str, search: RateSearch) -> Row:
     return Row(
         f"{label}: highest open-loop rate at p99 <= {TARGET_P99_MS:.0f} ms",
@@ -269,7 +312,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from bench.ingest_urls import BARE_PATH
+    from bench.ingest_urls import BARE_PATH, FLOOR_PATH, FLOOR_TABLE_SQL
     from contacts.api_keys import api_key_create
 
     call_command("migrate", verbosity=0)
@@ -277,6 +320,7 @@ def main() -> None:
     if args.flow_event:
         flow_watching(args.flow_event)
     with connection.cursor() as cursor:
+        cursor.execute(FLOOR_TABLE_SQL)
         cursor.execute("SHOW server_version")
         postgres_version = cursor.fetchone()[0]
     connection.close()
@@ -326,13 +370,23 @@ def main() -> None:
             seconds=args.batch_seconds,
         )
         last_id = max_event_id(url)
+        checkpoint(url)
         loads["single"] = load_average()
-        print(f"single-event phase: {args.single_rate:.0f} req/s open loop ...", flush=True)
-        single = open_loop(
-            port=server.port, api_key=api_key, bodies=single_bodies, rate=args.single_rate
+        print(
+            f"single-event phase: {args.single_rate:.0f} req/s open loop, by turns with the "
+            f"committing floor in {SLICE_SECONDS:g} s slices ...",
+            flush=True,
+        )
+        floor, single = open_loop_interleaved(
+            port=server.port,
+            api_key=api_key,
+            endpoints=[(FLOOR_PATH, rate_bodies), (SINGLE_PATH, bodies_from(single_bodies))],
+            rate=args.single_rate,
+            seconds=args.single_seconds,
+            slice_seconds=min(SLICE_SECONDS, args.single_seconds),
         )
         searches = {}
-        for label, path in (("bare", BARE_PATH), ("single", "/api/v1/events")):
+        for label, path in (("bare", BARE_PATH), ("floor", FLOOR_PATH), ("single", SINGLE_PATH)):
             loads[f"{label} rates"] = load_average()
             print(f"rate search, {label}: {args.rate_seconds:g} s per step ...", flush=True)
             searches[label] = rate_search(
@@ -344,6 +398,22 @@ def main() -> None:
                 seconds=args.rate_seconds,
                 bisections=args.bisections,
             )
+        loads["single over floor rates"] = load_average()
+        print(
+            f"rate search, single within floor + {TARGET_P99_MS:g} ms: "
+            f"{args.rate_seconds:g} s per step and endpoint ...",
+            flush=True,
+        )
+        searches["single over floor"] = rate_search_over_floor(
+            port=server.port,
+            api_key=api_key,
+            path=SINGLE_PATH,
+            floor_path=FLOOR_PATH,
+            bodies=rate_bodies,
+            margin_ms=TARGET_P99_MS,
+            seconds=args.rate_seconds,
+            bisections=args.bisections,
+        )
     finally:
         server.stop()
 
@@ -369,6 +439,11 @@ def main() -> None:
     achieved = single.sent / single.seconds
     bare_rate, single_rate = searches["bare"].best, searches["single"].best
     share = single_rate / bare_rate if bare_rate else 0.0
+    floor_rate = searches["floor"].best
+    floor_share = single_rate / floor_rate if floor_rate else 0.0
+    over_floor_rate = searches["single over floor"].best
+    over_floor_share = over_floor_rate / bare_rate if bare_rate else 0.0
+    floor_p99 = floor.percentile(99)
     rows = [
         Row(
             f"Batch POST, {BATCH_SIZE:,}/request, {args.clients} clients, {batch.seconds:.0f} s",
@@ -384,23 +459,54 @@ def main() -> None:
             verdict(ratio >= TARGET_COPY_RATIO),
         ),
         Row(
-            f"Single POST at {args.single_rate:.0f} req/s open loop: p50 / p95",
-            f"{single.percentile(50):.1f} / {single.percentile(95):.1f} ms",
-        ),
-        Row(
-            "Single POST p99",
-            f"{p99:.1f} ms",
-            f"<= {TARGET_P99_MS:.0f} ms",
+            f"Single POST at {args.single_rate:.0f} req/s open loop: p50 / p95 / p99",
+            " / ".join(f"{single.percentile(p):.1f}" for p in (50, 95, 99)) + " ms",
+            f"p99 <= {TARGET_P99_MS:.0f} ms",
             verdict(p99 <= TARGET_P99_MS and not single.errors),
         ),
-        Row("Single POST achieved rate", f"{achieved:.0f} req/s", f"{args.single_rate:.0f}"),
+        Row(
+            f"Floor (one-row INSERT, committed) at {args.single_rate:.0f} req/s, by turns with "
+            "the single POST: p50 / p95 / p99",
+            " / ".join(f"{floor.percentile(p):.1f}" for p in (50, 95, 99)) + " ms",
+        ),
+        Row(
+            f"Single POST p99 - floor p99 at {args.single_rate:.0f} req/s",
+            f"{p99 - floor_p99:+.1f} ms",
+            f"<= {TARGET_P99_MS:.0f} ms",
+            verdict(p99 - floor_p99 <= TARGET_P99_MS and not single.errors),
+        ),
+        Row(
+            "Single POST / floor achieved rate",
+            f"{achieved:.0f} / {floor.sent / floor.seconds:.0f} req/s",
+            f"{args.single_rate:.0f}",
+        ),
         rate_rows("Bare Django view (no auth, no DB)", searches["bare"]),
+        rate_rows("Floor (bare view + one-row INSERT, committed)", searches["floor"]),
         rate_rows("Single POST", searches["single"]),
         Row(
             "Single POST rate / bare view rate",
             f"{share:.0%}" if bare_rate else "n/a",
             f">= {TARGET_BARE_SHARE:.0%}",
             verdict(share >= TARGET_BARE_SHARE),
+        ),
+        Row(
+            "Single POST rate / floor rate",
+            f"{floor_share:.0%}"
+            if floor_rate
+            else f"n/a: the floor holds p99 <= {TARGET_P99_MS:.0f} ms at no rate on this disk",
+            f">= {TARGET_BARE_SHARE:.0%}",
+            verdict(floor_share >= TARGET_BARE_SHARE) if floor_rate else "",
+        ),
+        Row(
+            f"Single POST: highest open-loop rate at p99 <= floor p99 + {TARGET_P99_MS:.0f} ms "
+            "(same rate, by turns)",
+            f"{over_floor_rate:,.0f} req/s",
+        ),
+        Row(
+            "That rate / bare view rate (the disk's commit tail discounted)",
+            f"{over_floor_share:.0%}" if bare_rate else "n/a",
+            f">= {TARGET_BARE_SHARE:.0%}",
+            verdict(over_floor_share >= TARGET_BARE_SHARE),
         ),
         Row(
             "In-process: single POST through Django's handler, wall / CPU per request",

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -178,6 +178,7 @@ class OpenLoopResult:
     sent: int
     latencies_ms: list[float]
     errors: list[str]
+    offered: int = 0  # requests scheduled; `sent` counts those answered (or failed)
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -231,4 +232,35 @@ def open_loop(
     budget = len(bodies) / rate + REQUEST_TIMEOUT + 5
     for worker in workers:
         worker.join(timeout=budget)
-    return OpenLoopResult(time.monotonic() - start, len(latencies) + len(errors), latencies, errors)
+    return OpenLoopResult(
+        time.monotonic() - start, len(latencies) + len(errors), latencies, errors, len(bodies)
+    )
+
+
+def open_loop_interleaved(
+    *,
+    port: int,
+    api_key: str,
+    endpoints: Sequence[tuple[str, Callable[[int], list[bytes]]]],
+    rate: float,
+    seconds: float,
+    slice_seconds: float = 2.0,
+) -> list[OpenLoopResult]:
+    """`seconds` of open-loop load at `rate` on each (path, bodies) endpoint, in slices of
+    `slice_seconds` taken by turns, so that a stall of the disk or a burst of other work on
+    the machine falls on every endpoint alike; one merged result per endpoint, in order.
+    `bodies(n)` gives n fresh request bodies for a slice."""
+    merged = [OpenLoopResult(0.0, 0, [], []) for _ in endpoints]
+    slices = max(1, round(seconds / slice_seconds))
+    per_slice = max(1, int(rate * seconds / slices))
+    for _ in range(slices):
+        for (path, bodies), total in zip(endpoints, merged, strict=True):
+            result = open_loop(
+                port=port, api_key=api_key, bodies=bodies(per_slice), rate=rate, path=path
+            )
+            total.seconds += result.seconds
+            total.sent += result.sent
+            total.latencies_ms += result.latencies_ms
+            total.errors += result.errors
+            total.offered += result.offered
+    return merged

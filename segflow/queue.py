@@ -14,11 +14,12 @@ wake-up for this task is queued", so N writes while one is queued publish one me
 The task clears the flag (`wake_clear`) before it claims work, so a write committed after the
 clear publishes a fresh wake-up and one committed before it is seen by the claim. The flag
 expires after WAKE_TTL in case its message is lost. Other brokers (the embedded filesystem
-transport) publish every wake-up.
+transport) publish every wake-up. The flag is read through one Redis client per process and
+broker, kept: a new client and a producer for each check cost several times the SET itself,
+and every single-event POST checks one to three flags after its commit.
 """
 
 import logging
-from contextlib import nullcontext
 from importlib import import_module
 
 from celery import Task
@@ -49,9 +50,9 @@ def task_publish(task_name: str, *args, wake: bool = False) -> bool:
         _task(task_name).apply(args=args)
         return True
     try:
+        if wake and not _wake_flag_set(task_name):
+            return False
         with app.producer_or_acquire() as producer:
-            if wake and not _wake_flag_set(producer.channel, task_name):
-                return False
             app.send_task(task_name, args=args, producer=producer, retry=False)
     except Exception:
         # Broker down or unreachable: the work is durable in the database, a sweep takes it.
@@ -65,27 +66,41 @@ def wake_clear(task_name: str) -> None:
     if app.conf.task_always_eager:
         return
     try:
-        with app.producer_or_acquire() as producer, _redis_client(producer.channel) as client:
-            if client is not None:
-                client.delete(_WAKE_KEY.format(task_name))
+        client = _flag_client()
+        if client is not None:
+            client.delete(_WAKE_KEY.format(task_name))
     except Exception:
         logger.warning("Could not clear the wake-up flag of %s", task_name, exc_info=True)
 
 
-def _wake_flag_set(channel, task_name: str) -> bool:
+def _wake_flag_set(task_name: str) -> bool:
     """True when this call set the flag (or there is no flag store): publish the wake-up."""
-    with _redis_client(channel) as client:
-        if client is None:
-            return True
-        return bool(client.set(_WAKE_KEY.format(task_name), "1", nx=True, ex=WAKE_TTL))
+    client = _flag_client()
+    if client is None:
+        return True
+    return bool(client.set(_WAKE_KEY.format(task_name), "1", nx=True, ex=WAKE_TTL))
 
 
-def _redis_client(channel):
+# broker URL -> a synchronous client on its Redis, or None for another transport
+_flag_clients: dict[str, object] = {}
+
+
+def _flag_client():
     """A synchronous client on the broker's Redis (the channel's own client belongs to
-    kombu's event loop in a worker), or None for another transport."""
-    if channel.connection.driver_type != "redis":
-        return nullcontext(None)
-    return channel.conn_or_acquire()
+    kombu's event loop in a worker), or None for another transport. Made once per broker
+    URL from a producer's channel, with the broker's connection settings (timeouts
+    included); its connection pool reconnects by itself after an outage."""
+    url = app.conf.broker_write_url or app.conf.broker_url
+    if url not in _flag_clients:
+        with app.producer_or_acquire() as producer:
+            channel = producer.channel
+            if channel.connection.driver_type != "redis":
+                client = None
+            else:
+                with channel.conn_or_acquire() as client:
+                    pass
+        _flag_clients[url] = client
+    return _flag_clients[url]
 
 
 def _task(task_name: str) -> Task:

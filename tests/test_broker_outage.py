@@ -6,6 +6,7 @@ import subprocess
 import time
 import uuid
 
+import kombu.pools
 import pytest
 
 from contacts.models import Event
@@ -61,6 +62,9 @@ def _drop_broker_connections() -> None:
         app._pool.force_close_all()
         app._pool = None
     app.amqp._producer_pool = None
+    # kombu keeps its pools by broker URL: forget the closed ones, or later publishes of
+    # this process would acquire from them ("Acquire on closed pool").
+    kombu.pools.reset()
 
 
 @pytest.fixture
