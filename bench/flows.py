@@ -107,7 +107,7 @@ def main() -> None:
     if not args.skip_send:
         from bench.flows_render import render_phase
 
-        results["send"] = render_phase(args.emails)
+        results["send"] = render_phase(args.emails, log_dir=Path(var_dir))
         report_print(args, {"send": results["send"]})
     if not args.skip_scheduler:
         from bench.flows_scheduler import scheduler_phase
