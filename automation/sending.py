@@ -13,6 +13,7 @@ Invariants:
   the ones still "queued" never reached the backend and are delivered by the engine then.
 """
 
+import functools
 import logging
 import time
 import uuid
@@ -230,7 +231,7 @@ def _render_into(message: Message, *, template: EmailTemplate, context: dict) ->
     except TemplateRenderError as exc:
         _decide(message, MessageStatus.FAILED, exc.reason)
         return False
-    _fill(message, rendered, template=template)
+    _fill(message, rendered, template=template, unsubscribe_url=context.get("unsubscribe_url"))
     return True
 
 
@@ -243,7 +244,13 @@ def _rendered(message: Message, *, template: EmailTemplate, context: dict) -> Me
     return message
 
 
-def _fill(message: Message, rendered: RenderedEmail, *, template: EmailTemplate) -> None:
+def _fill(
+    message: Message,
+    rendered: RenderedEmail,
+    *,
+    template: EmailTemplate,
+    unsubscribe_url: str | None = None,
+) -> None:
     """The message's content as sent: its HTML with the open pixel and click links the
     template asks for (automation.tracking; test sends are not tracked)."""
     message.subject = rendered.subject
@@ -256,17 +263,29 @@ def _fill(message: Message, rendered: RenderedEmail, *, template: EmailTemplate)
             clicks=template.track_clicks,
         )
     message.text = rendered.text
-    message.headers = message_headers(message=message, marketing=not template.transactional)
+    message.headers = message_headers(
+        message=message, marketing=not template.transactional, unsubscribe_url=unsubscribe_url
+    )
 
 
-def message_headers(*, message: Message, marketing: bool) -> dict[str, str]:
+@functools.lru_cache(maxsize=64)
+def _address(from_email: str) -> str:
+    return parseaddr(from_email)[1]
+
+
+def message_headers(
+    *, message: Message, marketing: bool, unsubscribe_url: str | None = None
+) -> dict[str, str]:
     """Message-ID (ours, so the log and the provider agree) and, for marketing mail, the
-    RFC 8058 one-click unsubscribe headers."""
-    from_address = parseaddr(message.from_email)[1]
+    RFC 8058 one-click unsubscribe headers (`unsubscribe_url`: the message's own, when the
+    render context signed it already)."""
+    from_address = _address(message.from_email)
     domain = from_address.rpartition("@")[2] or "localhost"
     headers = {"Message-ID": make_msgid(idstring=f"segflow.{message.pk}", domain=domain)}
     if marketing:
-        url = tokens.unsubscribe_url(contact_id=message.contact_id, message_id=message.pk)
+        url = unsubscribe_url or tokens.unsubscribe_url(
+            contact_id=message.contact_id, message_id=message.pk
+        )
         mailto = getattr(settings, "EMAIL_UNSUBSCRIBE_MAILTO", "") or from_address
         headers["List-Unsubscribe"] = f"<{url}>, <mailto:{mailto}?subject=unsubscribe>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
