@@ -21,7 +21,9 @@ from urllib.parse import urlparse
 
 import psycopg
 
-GENERATOR_VERSION = 1
+# 2: last_activity_at set from the generated events (it was NULL for every contact, so
+# every last_activity_at condition of the mixed segments matched no one).
+GENERATOR_VERSION = 2
 SEED = 20261124
 MARKER = "bench_segments_dataset"
 CHANGED = "bench_segments_changed_fields"
@@ -112,6 +114,7 @@ def dataset_ensure(*, url: str, contacts: int, events: int, migrate) -> Dataset:
         _custom_fields_create(conn)
         _contacts_copy(conn, count=contacts, anchor=anchor)
         _events_copy(conn, contacts=contacts, events=events, anchor=anchor)
+        _last_activity_set(conn)
         max_contact_id = conn.execute("SELECT coalesce(max(id), 0) FROM contacts_contact")
         max_contact_id = max_contact_id.fetchone()[0]
         max_event_id = conn.execute("SELECT coalesce(max(id), 0) FROM contacts_event")
@@ -127,6 +130,7 @@ def dataset_ensure(*, url: str, contacts: int, events: int, migrate) -> Dataset:
         conn.execute(f"CREATE TABLE {CHANGED} (contact_id bigint PRIMARY KEY, fields jsonb)")
         conn.commit()
     with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM FULL contacts_contact")  # _last_activity_set rewrote every row
         conn.execute("VACUUM ANALYZE")
     seconds = time.monotonic() - started
     return Dataset(url, contacts, events, anchor, max_contact_id, max_event_id, False, seconds)
@@ -184,6 +188,15 @@ def _contacts_copy(conn: psycopg.Connection, *, count: int, anchor: dt.datetime)
                 )
             )
     conn.execute("SELECT setval('contacts_contact_id_seq', %s)", [count])
+
+
+def _last_activity_set(conn: psycopg.Connection) -> None:
+    """last_activity_at = the contact's latest event, as ingest keeps it."""
+    conn.execute(
+        "UPDATE contacts_contact AS c SET last_activity_at = latest.at "
+        "FROM (SELECT contact_id, max(occurred_at) AS at FROM contacts_event "
+        "GROUP BY contact_id) AS latest WHERE c.id = latest.contact_id"
+    )
 
 
 def _event_counts(rng: random.Random, contacts: int, events: int) -> list[int]:

@@ -143,8 +143,11 @@ class Event(models.Model):
             models.Index(
                 fields=["contact", "name", "occurred_at"], name="event_contact_name_time_idx"
             ),
-            # "who performed N since T" (segment evaluation, event lists)
-            models.Index(fields=["name", "occurred_at"], name="event_name_time_idx"),
+            # "who performed N since T" (segment evaluation, event lists). contact_id last, so
+            # a window's contacts come from the index alone (an index-only scan): the shape of
+            # a full evaluation's semi-joins (docs/benchmarks.md, Segments). A key column, not
+            # INCLUDE, which SQLite lacks.
+            models.Index(fields=["name", "occurred_at", "contact"], name="event_name_time_idx"),
         ]
 
     def __str__(self) -> str:

@@ -9,6 +9,7 @@ valid (segments.validation.validate_conditions).
 """
 
 import datetime as dt
+import json
 from collections.abc import Callable, Mapping
 from functools import reduce
 from operator import and_, or_
@@ -49,10 +50,16 @@ class CompileContext:
 
     def node(self, node: Mapping) -> Q:
         if "all" in node:
-            return reduce(and_, (self.node(child) for child in node["all"]), TRUE)
+            children = distinct_children(node["all"])
+            if has_complement_pair(children):
+                return FALSE  # X and not X
+            return reduce(and_, (self.node(child) for child in children), TRUE)
         if "any" in node:
-            children = [self.node(child) for child in node["any"]]
-            return reduce(or_, children) if children else FALSE
+            children = distinct_children(node["any"])
+            if has_complement_pair(children):
+                return TRUE  # X or not X
+            compiled = [self.node(child) for child in children]
+            return reduce(or_, compiled) if compiled else FALSE
         if "not" in node:
             return ~self.node(node["not"])
         return self.leaf(node)
@@ -62,6 +69,33 @@ class CompileContext:
         if compile_leaf is None:
             raise ValueError(f"Unknown condition type {node.get('type')!r}.")
         return compile_leaf(node, self)
+
+
+def _canonical(node: object) -> str:
+    return json.dumps(node, sort_keys=True, separators=(",", ":"))
+
+
+def distinct_children(children: list) -> list:
+    """A group's children without repeats (a condition added twice runs its query twice)."""
+    seen: set[str] = set()
+    distinct = []
+    for child in children:
+        key = _canonical(child)
+        if key not in seen:
+            seen.add(key)
+            distinct.append(child)
+    return distinct
+
+
+def has_complement_pair(children: list) -> bool:
+    """True when a group holds a condition and its `not`: every condition is true or false,
+    never NULL, so `all` of them matches no one and `any` of them everyone, without the
+    queries (a contradicting tree still cost full event scans)."""
+    keys = {_canonical(child) for child in children}
+    return any(
+        isinstance(child, Mapping) and "not" in child and _canonical(child["not"]) in keys
+        for child in children
+    )
 
 
 def _field(node: Mapping, context: CompileContext) -> Q:

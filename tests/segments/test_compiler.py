@@ -545,8 +545,9 @@ def test_event_conditions_compile_to_correlated_subqueries():
 
     sql = str(Contact.objects.filter(compile_conditions(tree, now=NOW)).query)
 
-    # an index probe per contact on (contact, name, occurred_at); no global GROUP BY
-    assert sql.count('U0."contact_id" = ("contacts_contact"."id")') == 3
+    # an index probe per contact on (contact, name, occurred_at), plus the implied "at least
+    # one" beside the count, which the planner can run as a semi-join; no global GROUP BY
+    assert sql.count('U0."contact_id" = ("contacts_contact"."id")') == 4
     assert sql.count('NOT (EXISTS(SELECT 1 AS "a" FROM "contacts_event"') == 1
     assert "GROUP BY" not in sql
 
@@ -644,3 +645,67 @@ def test_country_and_email_equality_compares_the_column_not_its_lowercase(node, 
 
     # then
     assert (f'LOWER("contacts_contact"."{column}")' in sql) is lowered
+
+
+@pytest.mark.parametrize(
+    "count, expected",
+    [
+        ({"op": "gte", "value": 2}, {"two", "five"}),
+        ({"op": "gte", "value": 3}, {"five"}),
+        ({"op": "eq", "value": 2}, {"two"}),
+        ({"op": "lte", "value": 1}, {"none"}),
+    ],
+)
+def test_counts_of_two_or_more_also_ask_for_one_event_with_the_same_result(
+    friends, count, expected
+):
+    # given: a count of 2 or more compiles to "one such event exists" (a semi-join a full
+    # evaluation can run over the window) beside the bounded probe
+    tree = events_tree(count=count, within={"days": 31})
+    sql = str(Contact.objects.filter(compile_conditions(tree, now=NOW)).query)
+
+    # then: both subqueries are there, and the result is the count's own
+    assert sql.count("EXISTS(") == (4 if count["op"] == "eq" else 2)
+    assert matching(tree) == {friends[name] for name in expected}
+    assert_complement(tree)
+
+
+def test_a_condition_repeated_in_a_group_is_compiled_once(friends):
+    # given: the same event condition twice under all, and twice under any
+    once = events_tree(count={"op": "gte", "value": 2})
+    twice_all = {"all": [once, dict(once)]}
+    twice_any = {"any": [once, {**once}]}
+
+    sql = str(Contact.objects.filter(compile_conditions(twice_all, now=NOW)).query)
+    single_sql = str(Contact.objects.filter(compile_conditions(once, now=NOW)).query)
+
+    # then: one set of subqueries, the same members as the condition alone
+    assert sql.count("EXISTS(") == single_sql.count("EXISTS(")
+    assert matching(twice_all) == matching(once) == {friends["two"], friends["five"]}
+    assert matching(twice_any) == matching(once)
+    assert_complement(twice_all)
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        events_tree(within={"days": 30}),
+        field("last_activity_at", "within_last", {"days": 7}),
+        {"any": [events_tree(), field("country", "eq", "FR")]},
+    ],
+)
+def test_a_condition_beside_its_own_not_is_no_one_under_all_and_everyone_under_any(
+    friends, condition
+):
+    # given: a contradiction as marketers build one by accident (active in 7 days, and not)
+    everyone = set(Contact.objects.values_list("pk", flat=True))
+    contradiction = {"all": [field("email", "is_set"), condition, {"not": condition}]}
+    tautology = {"any": [{"not": condition}, field("email", "is_not_set"), condition]}
+
+    sql = str(Contact.objects.filter(compile_conditions(contradiction, now=NOW)).query)
+
+    # then: decided without querying the events, the same result as evaluating both sides
+    assert "contacts_event" not in sql
+    assert matching(contradiction) == set()
+    assert matching(tautology) == everyone
+    assert_complement(contradiction)
