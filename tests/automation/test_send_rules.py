@@ -2,6 +2,7 @@
 send_email step (time injected; the engine's use is in test_send_rules_engine.py)."""
 
 import datetime as dt
+import threading
 import zoneinfo
 
 import pytest
@@ -306,15 +307,77 @@ def test_no_rule_on_costs_one_query_for_the_policy_and_nothing_else(django_asser
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("size", [5, 50])
-def test_a_batch_costs_two_queries_whatever_its_size(size, django_assert_num_queries):
+def test_a_batch_costs_three_queries_whatever_its_size(size, django_assert_num_queries):
     rules = policy(frequency_cap_count=2, send_window_enabled=True, **_closed_window_now())
     version, step = send_step()
     enrollments = [enroll(version) for _ in range(size)]
     for enrollment in enrollments[::2]:
         sent_before(enrollment.contact, 1, 2)
 
-    with django_assert_num_queries(2):  # the template's flag; time zones and counts
+    # the template's flag; the contacts' cap locks; time zones and counts
+    with django_assert_num_queries(3):
         decisions = send_decisions(enrollments=enrollments, step=step, now=NOW, policy=rules)
 
     assert len(decisions) == size
     assert {d.action for d in decisions.values()} == {DELAY}
+
+
+# --- two workers at once ------------------------------------------------------------------------
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_two_flows_sending_to_one_contact_at_once_keep_the_cap():
+    """Worker A prepares its send and has not committed yet when worker B decides for the
+    same contact (another flow): B waits for A's commit and counts A's message."""
+    from django.db import connection, transaction
+
+    from automation.sending import messages_prepare
+
+    rules = policy(frequency_cap_count=1)
+    contact = ContactFactory()
+    (version_a, step_a), (version_b, step_b) = send_step(), send_step()
+    enrollment_a, enrollment_b = enroll(version_a, contact), enroll(version_b, contact)
+    a_prepared, a_may_commit = threading.Event(), threading.Event()
+    decided: dict[str, str] = {}
+    errors: list[BaseException] = []
+
+    def worker_a():
+        try:
+            with transaction.atomic():
+                decision = send_decisions(
+                    enrollments=[enrollment_a], step=step_a, now=NOW, policy=rules
+                )[enrollment_a.pk]
+                messages_prepare(items=[(enrollment_a, step_a)], now=NOW)
+                decided["a"] = decision.action
+                a_prepared.set()
+                a_may_commit.wait(10)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            a_prepared.set()
+            connection.close()
+
+    def worker_b():
+        try:
+            with transaction.atomic():
+                decided["b"] = send_decisions(
+                    enrollments=[enrollment_b], step=step_b, now=NOW, policy=rules
+                )[enrollment_b.pk].action
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=worker_a)
+    first.start()
+    assert a_prepared.wait(10)
+    second = threading.Thread(target=worker_b)
+    second.start()
+    second.join(1.0)  # with the lock, B is still waiting for A here
+    a_may_commit.set()
+    first.join(10)
+    second.join(10)
+
+    assert not errors
+    assert decided == {"a": SEND, "b": DELAY}
