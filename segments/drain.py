@@ -7,8 +7,13 @@ holds. After a burst (an import, a replayed backlog), draining 100,000 contacts 
 through 100 segments is 200 x 100 incremental queries; 100 full evaluations do the same work
 in a fraction of the time (docs/benchmarks.md, backlog phase).
 
-Why this is safe without holding the queued rows locked for minutes: each full evaluation
-runs in a transaction that starts after the queued rows were read, so it sees every change
+On PostgreSQL, while the queued contacts are a minority of the table, each affected segment
+is evaluated once for all of them (its contacts whose own changes can move it) instead of
+for everyone: the event windows are scanned once either way, but the per-contact work and
+the membership diff cover the queued contacts only (docs/benchmarks.md, backlog phase).
+
+Why this is safe without holding the queued rows locked for minutes: each evaluation runs
+in a transaction that starts after the queued rows were read, so it sees every change
 those rows announce (they committed with the change). Only the rows read are deleted, and
 only those no incremental worker holds; a crash in between leaves them queued, and running
 them again changes nothing.
@@ -16,6 +21,7 @@ them again changes nothing.
 
 import datetime as dt
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import connection
@@ -23,7 +29,8 @@ from django.db import connection
 from contacts.models import Contact
 from segments.dependencies import is_affected
 from segments.models import PendingContactChange, Segment
-from segments.scheduler import contact_changes_process, segments_refresh
+from segments.scheduler import contact_changes_process, contacts_reevaluate, segments_refresh
+from segments.signals import transitions_announce_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +39,9 @@ logger = logging.getLogger(__name__)
 # a queue of a few writes.
 BULK_SHARE = 0.01
 BULK_MIN_CONTACTS = 2_000
+# Past this share of the contacts, a bulk drain evaluates the affected segments for everyone
+# (the diff of the whole segment costs about what the queued contacts' share of it does).
+FULL_SHARE = 0.5
 # Session-level advisory lock key: one bulk drain at a time (others keep draining
 # incrementally meanwhile). Any constant unique within Segflow.
 _BULK_LOCK_KEY = 0x5E6F_0001
@@ -42,7 +52,7 @@ _PENDING = PendingContactChange._meta.db_table
 @dataclass(frozen=True, slots=True)
 class BulkDrain:
     contacts: int  # queued contacts covered, with repeats
-    segments: int  # segments evaluated fully (readers of changed segments included)
+    segments: int  # segments evaluated (readers of changed segments included)
 
 
 def contact_changes_drain(*, now: dt.datetime) -> int:
@@ -67,18 +77,38 @@ def contact_changes_drain_in_bulk(*, now: dt.datetime) -> BulkDrain | None:
     with _bulk_lock() as acquired:
         if not acquired:
             return None
-        rows = list(PendingContactChange.objects.values_list("pk", "contact_count", "changes"))
-        changes = {change for _, _, row_changes in rows for change in row_changes}
-        candidates = Segment.objects.filter(last_evaluated_at__isnull=False, failed_at=None)
-        affected = [s for s in candidates if is_affected(s.dependency_keys, changes)]
-        logger.info(
-            "Backlog of %d queued contacts: evaluating %d segments fully",
-            sum(count for _, count, _ in rows),
-            len(affected),
+        queue = PendingContactChange.objects.values_list(
+            "pk", "contact_count", "contact_ids", "changes"
         )
-        results = segments_refresh(segments=affected, now=now)
-        _delete_unclaimed([pk for pk, _, _ in rows])
-    return BulkDrain(contacts=sum(count for _, count, _ in rows), segments=len(results))
+        rows = list(queue)
+        queued = sum(count for _, count, _, _ in rows)
+        changes_by_contact: dict[int, set[str]] = defaultdict(set)
+        for _, _, contact_ids, changes in rows:
+            for contact_id in contact_ids:
+                changes_by_contact[contact_id].update(changes)
+        if _evaluates_queued_contacts_only(len(changes_by_contact)):
+            logger.info("Backlog of %d queued contacts: evaluating them in bulk", queued)
+            results = contacts_reevaluate(changes_by_contact=changes_by_contact, now=now)
+            if any(result.changed for result in results.values()):
+                transitions_announce_on_commit()
+        else:
+            changes = set().union(*changes_by_contact.values())
+            candidates = Segment.objects.filter(last_evaluated_at__isnull=False, failed_at=None)
+            affected = [s for s in candidates if is_affected(s.dependency_keys, changes)]
+            logger.info(
+                "Backlog of %d queued contacts: evaluating %d segments fully", queued, len(affected)
+            )
+            results = segments_refresh(segments=affected, now=now)
+        _delete_unclaimed([pk for pk, _, _, _ in rows])
+    return BulkDrain(contacts=queued, segments=len(results))
+
+
+def _evaluates_queued_contacts_only(distinct_contacts: int) -> bool:
+    """PostgreSQL, and the queued contacts a minority: one evaluation per segment for them.
+    SQLite keeps full evaluations (its statements cap their parameters)."""
+    if connection.vendor != "postgresql":
+        return False
+    return distinct_contacts <= FULL_SHARE * _contacts_estimate()
 
 
 def _queued_contacts() -> int:

@@ -17,6 +17,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from segments.models import SegmentMembership, SegmentTransition, TransitionKind
+from segments.sql import pk_in_q
 
 MEMBERSHIP = SegmentMembership._meta.db_table
 TRANSITION = SegmentTransition._meta.db_table
@@ -50,7 +51,7 @@ def membership_diff_apply(
         contact_ids = sorted(set(contact_ids))
         if not contact_ids:
             return MembershipDiff(entered=0, left=0)
-        matching = matching.filter(pk__in=contact_ids)
+        matching = matching.filter(pk_in_q(contact_ids))
     ids = matching.order_by().values("id")
     if len(ids.query.alias_map) > 1:
         ids = ids.distinct()  # a join could repeat a contact

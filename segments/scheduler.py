@@ -15,6 +15,7 @@ from django.db import connection, transaction
 
 from contacts.models import Contact
 from segflow.queue import enqueue_on_commit, wake_on_commit
+from segments.batch_evaluation import segments_evaluate_contacts
 from segments.dependencies import DependencyGraph, is_affected
 from segments.evaluation import (
     EvaluationResult,
@@ -24,11 +25,15 @@ from segments.evaluation import (
 )
 from segments.models import PendingContactChange, Segment
 from segments.signals import transitions_announce_on_commit
+from segments.sql import pk_in_q
 
 logger = logging.getLogger(__name__)
 
 CHANGE_BATCH_SIZE = 500
 MAX_BATCHES_PER_RUN = 50
+# Up to this many contacts, a batch's segments are evaluated in one statement (PostgreSQL);
+# a bulk drain's larger sets go segment by segment, each a transaction of its own.
+BATCHED_MAX_CONTACTS = 2_000
 DUE_BATCH_SIZE = 100
 # A contact created less than this before a segment's last full evaluation may have been
 # missed by it (its transaction committed later), so it is evaluated whatever changed.
@@ -187,29 +192,51 @@ def contacts_reevaluate(
 ) -> dict[int, EvaluationResult]:
     """Re-evaluate the given contacts in every segment whose conditions read what changed,
     in dependency order; a contact that moves in one segment is re-evaluated in the segments
-    that read it. Returns the results by segment id."""
+    that read it. Returns the results by segment id.
+
+    On PostgreSQL, a batch's segments that read no other segment are evaluated together in one
+    statement (segments.batch_evaluation); the others, and every segment on SQLite or for a
+    bulk drain's many contacts, one by one."""
     created_at = dict(
-        Contact.objects.filter(pk__in=changes_by_contact).values_list("pk", "created_at")
+        Contact.objects.filter(pk_in_q(changes_by_contact)).values_list("pk", "created_at")
     )
+    by_changes: dict[frozenset[str], list[int]] = defaultdict(list)
+    for contact_id, changes in changes_by_contact.items():
+        if contact_id in created_at:
+            by_changes[frozenset(changes)].append(contact_id)
     graph = DependencyGraph.load()
     # Never evaluated yet: its first full evaluation, queued already, covers everyone.
     # Failed segments wait for new conditions or an explicit evaluation (segments.evaluation).
     segments = Segment.objects.filter(last_evaluated_at__isnull=False, failed_at__isnull=True).only(
         "pk", "dependency_keys", "last_evaluated_at", "size"
     )
+    ordered = graph.ordered(segments)
+    earliest = min((segment.last_evaluated_at for segment in ordered), default=now)
+    recent = [(pk, at) for pk, at in created_at.items() if at >= earliest - NEW_CONTACT_MARGIN]
+
+    def affected_contacts(segment: Segment) -> set[int]:
+        missed_after = segment.last_evaluated_at - NEW_CONTACT_MARGIN
+        contact_ids = {pk for pk, at in recent if at >= missed_after}
+        for changes, contact_ids_changed in by_changes.items():
+            if is_affected(segment.dependency_keys, changes):
+                contact_ids.update(contact_ids_changed)
+        return contact_ids
+
     moved: dict[int, frozenset[int]] = {}
     results: dict[int, EvaluationResult] = {}
-    for segment in graph.ordered(segments):
-        missed_after = segment.last_evaluated_at - NEW_CONTACT_MARGIN
-        contact_ids = {
-            contact_id
-            for contact_id, changes in changes_by_contact.items()
-            if contact_id in created_at
-            and (
-                is_affected(segment.dependency_keys, changes)
-                or created_at[contact_id] >= missed_after
-            )
+    if connection.vendor == "postgresql" and len(created_at) <= BATCHED_MAX_CONTACTS:
+        scopes = {
+            segment.pk: contact_ids
+            for segment in ordered
+            if not graph.upstream[segment.pk] and (contact_ids := affected_contacts(segment))
         }
+        batched = segments_evaluate_contacts(scopes=scopes, now=now) if scopes else None
+        if batched is not None:
+            results.update(batched)
+            moved.update((pk, result.moved_contact_ids) for pk, result in batched.items())
+            ordered = [segment for segment in ordered if segment.pk not in scopes]
+    for segment in ordered:
+        contact_ids = affected_contacts(segment)
         for read_id in graph.upstream[segment.pk]:
             contact_ids |= moved.get(read_id, frozenset())
         if not contact_ids:

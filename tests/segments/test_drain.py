@@ -4,9 +4,14 @@ import threading
 import pytest
 from django.db import connections, transaction
 
-from segments import drain
+from segments import drain, sql
 from segments.evaluation import segment_evaluate
-from segments.models import PendingContactChange, Segment, SegmentMembership
+from segments.models import (
+    PendingContactChange,
+    Segment,
+    SegmentMembership,
+    SegmentTransition,
+)
 from segments.services import segment_create
 from tests.factories import ContactFactory, PendingContactChangeFactory
 
@@ -164,3 +169,64 @@ def test_drain_processes_a_large_queue_whole(small_threshold):
 
     assert members(france) == {ann.pk}
     assert not PendingContactChange.objects.exists()
+
+
+@pytest.fixture
+def queued_contacts_only(small_threshold, monkeypatch):
+    """A queue that is large, but a minority of the contacts (PostgreSQL's bulk path)."""
+    monkeypatch.setattr(drain, "_contacts_estimate", lambda: 1_000)
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db
+def test_a_large_minority_queue_evaluates_only_the_queued_contacts(queued_contacts_only):
+    # given: two queued contacts moved to France, and a third moved without a queue row
+    ann, bob, unqueued = ContactFactory.create_batch(
+        3, country="DE", created_at=NOW - dt.timedelta(days=1)
+    )
+    france = evaluated_segment("France", IN_FRANCE)
+    logged_in = evaluated_segment("Logged in", LOGGED_IN)
+    for contact in (ann, bob, unqueued):
+        contact.country = "FR"
+        contact.save()
+    queue_change([ann, bob], ["field:country"])
+
+    # when
+    result = drain.contact_changes_drain_in_bulk(now=LATER)
+
+    # then: the queued contacts are current in the segment reading country, in one pass; the
+    # segments keep their full evaluation's time, the one reading logins is untouched
+    assert result == drain.BulkDrain(contacts=2, segments=1)
+    assert members(france) == {ann.pk, bob.pk}
+    assert Segment.objects.get(pk=france.pk).last_evaluated_at == NOW
+    assert Segment.objects.get(pk=france.pk).size == 2
+    assert Segment.objects.get(pk=logged_in.pk).last_evaluated_at == NOW
+    assert not PendingContactChange.objects.exists()
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db
+def test_a_bulk_drain_passes_many_contacts_as_one_array(queued_contacts_only, monkeypatch):
+    # given: more queued contacts than a statement takes as a list
+    monkeypatch.setattr(sql, "ID_LIST_MAX", 1)
+    french = ContactFactory.create_batch(3, country="DE")
+    france = evaluated_segment("France", IN_FRANCE)
+    for contact in french:
+        contact.country = "FR"
+        contact.save()
+    queue_change(french, ["field:country"])
+
+    # when
+    drain.contact_changes_drain_in_bulk(now=LATER)
+    for contact in french[:2]:
+        contact.country = "DE"
+        contact.save()
+    queue_change(french, ["field:country"])
+    drain.contact_changes_drain_in_bulk(now=LATER)
+
+    # then: the same entries and departures as lists of ids give
+    assert members(france) == {french[2].pk}
+    kinds = SegmentTransition.objects.filter(segment=france).values_list("contact_id", "kind")
+    assert sorted(kinds) == sorted(
+        [(c.pk, "entered") for c in french] + [(c.pk, "left") for c in french[:2]]
+    )

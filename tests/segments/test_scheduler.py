@@ -5,8 +5,15 @@ from django.db import connection, transaction
 
 from contacts.models import Contact, CustomField
 from contacts.signals import contacts_changed
+from segments import scheduler
 from segments.evaluation import segment_evaluate
-from segments.models import PendingContactChange, SegmentMembership, SegmentTransition
+from segments.models import (
+    PendingContactChange,
+    Segment,
+    SegmentDailyStats,
+    SegmentMembership,
+    SegmentTransition,
+)
 from segments.scheduler import (
     contact_changes_process,
     contact_changes_process_batch,
@@ -19,6 +26,7 @@ from tests.factories import (
     ContactFactory,
     ContactTagFactory,
     CustomFieldFactory,
+    EventFactory,
     PendingContactChangeFactory,
     SegmentFactory,
 )
@@ -214,10 +222,97 @@ def test_batch_is_a_fixed_number_of_queries(django_assert_num_queries):
     Contact.objects.update(country="DE")
     contact_changes_record(contact_ids=[c.pk for c in contacts], changes=["field:country"])
 
-    # savepoint, claim, contacts' created_at, graph, segments; for France only: savepoint,
-    # lock, diff, size, stats, release; delete the claimed rows, release
+    # savepoint, claim, contacts' created_at, graph, segments; for France only (PostgreSQL:
+    # the batched statement; SQLite: one segment's own): savepoint, lock, diff, size, stats,
+    # release; delete the claimed rows, release
     with django_assert_num_queries(13):
         contact_changes_process_batch(now=LATER)
+
+
+@pytest.mark.postgresql
+def test_a_batch_over_many_segments_is_the_same_number_of_queries(django_assert_num_queries):
+    # given: five segments that one change moves, each with its own contacts
+    contacts = ContactFactory.create_batch(20, country="FR", created_at=NOW - dt.timedelta(days=1))
+    for index in range(5):
+        evaluated_segment(f"France {index}", {"all": [IN_FRANCE, {"any": [IN_FRANCE] * index}]})
+    Contact.objects.update(country="DE")
+    contact_changes_record(contact_ids=[c.pk for c in contacts], changes=["field:country"])
+
+    # then: as many queries as for one segment (one statement evaluates them all)
+    with django_assert_num_queries(13):
+        contact_changes_process_batch(now=LATER)
+    assert SegmentTransition.objects.filter(kind="left").count() == 4 * 20
+
+
+TWICE = {"op": "gte", "value": 2}
+MIXED_TREES = [
+    IN_FRANCE,
+    {"type": "event", "event": "login", "op": "performed", "within": {"days": 7}},
+    {
+        "all": [
+            {"not": IN_FRANCE},
+            {
+                "type": "event",
+                "event": "login",
+                "op": "performed",
+                "count": {"op": "gte", "value": 2},
+            },
+        ]
+    },
+    {"any": [VIP, {"type": "event", "event": "purchase", "op": "not_performed"}]},
+]
+
+
+def _changes_then_process(monkeypatch, batched_max: int):
+    """A mix of segments, contacts changing under them, one batch; the batch's moves."""
+    monkeypatch.setattr(scheduler, "BATCHED_MAX_CONTACTS", batched_max)
+    old = NOW - dt.timedelta(days=30)
+    ann, bob, cy, dee = (
+        ContactFactory(country=c, created_at=old) for c in ("FR", "DE", "FR", "DE")
+    )
+    EventFactory(contact=bob, name="login", occurred_at=NOW - dt.timedelta(days=1))
+    segments = [evaluated_segment(f"Mix {i}", tree) for i, tree in enumerate(MIXED_TREES)]
+    segments.append(
+        evaluated_segment(
+            "Not mix 0", {"type": "segment", "op": "not_in", "segment": segments[0].pk}
+        )
+    )
+    Contact.objects.filter(pk=ann.pk).update(country="DE")
+    for contact in (ann, bob, dee):
+        EventFactory(contact=contact, name="login", occurred_at=LATER)
+    EventFactory(contact=cy, name="purchase", occurred_at=LATER)
+    ContactTagFactory(contact=cy, tag__name="vip")
+    changes = ["field:country", "event:login", "event:purchase", "tags"]
+    contact_changes_record(contact_ids=[ann.pk, bob.pk, cy.pk, dee.pk], changes=changes)
+    contact_changes_process_batch(now=LATER)
+    names = {contact.pk: name for contact, name in zip((ann, bob, cy, dee), "abcd", strict=True)}
+    moves = SegmentTransition.objects.filter(occurred_at=LATER).values_list(
+        "segment__name", "contact_id", "kind"
+    )
+    sizes = {segment.name: Segment.objects.get(pk=segment.pk).size for segment in segments}
+    stats = SegmentDailyStats.objects.filter(day=LATER.date()).values_list(
+        "segment__name", "size", "entered", "left"
+    )
+    return (
+        sorted((name, names[contact_id], kind) for name, contact_id, kind in moves),
+        sizes,
+        sorted(stats),
+    )
+
+
+@pytest.mark.postgresql
+def test_batched_segments_move_contacts_as_one_by_one_evaluations_do(monkeypatch):
+    def run(batched_max: int):
+        with transaction.atomic():
+            outcome = _changes_then_process(monkeypatch, batched_max=batched_max)
+            transaction.set_rollback(True)  # the next run starts from the same state
+        return outcome
+
+    batched, one_by_one = run(2_000), run(0)
+
+    assert batched == one_by_one
+    assert ("Not mix 0", "a", "entered") in batched[0]  # readers follow in the same batch
+    assert ("Mix 3", "c", "left") not in batched[0]  # vip now, though she purchased
 
 
 def test_due_segments_are_claimed_by_next_evaluation_time():
