@@ -133,7 +133,7 @@ def test_a_delayed_send_woken_early_checks_again_and_sleeps_again():
 
 @pytest.mark.postgresql
 @pytest.mark.parametrize("size", [5, 50])
-def test_a_send_step_under_a_policy_costs_two_more_queries_whatever_its_size(
+def test_a_send_step_under_a_policy_costs_three_more_queries_whatever_its_size(
     size, django_assert_num_queries
 ):
     SendingPolicy.objects.create(
@@ -148,8 +148,9 @@ def test_a_send_step_under_a_policy_costs_two_more_queries_whatever_its_size(
         sent_before(capped.contact, 1, 2)  # under the cap of 3: still sent
     enrollments = list(Enrollment.objects.filter(pk__in=ids))
 
-    # The template's transactional flag; the contacts' time zones and counted messages.
-    with django_assert_num_queries(SEND_STEP_QUERIES + 2):
+    # The template's transactional flag; the contacts' cap locks; their time zones and
+    # counted messages.
+    with django_assert_num_queries(SEND_STEP_QUERIES + 3):
         effects = steps_run(enrollments=enrollments, now=NOW)
 
     assert [effect.message.status for effect in effects] == ["queued"] * size
