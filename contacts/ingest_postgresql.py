@@ -179,13 +179,28 @@ def contacts_advance_last_activity(*, latest: dict[int, dt.datetime]) -> None:
         cursor.execute(_ADVANCE_LAST_ACTIVITY_SQL, [ids, [latest[pk] for pk in ids]])
 
 
-# One event for a contact that already exists, in one statement (its own transaction under
-# autocommit): find the contact, insert the event unless its key was seen, advance
-# last_activity_at. No row comes back for the contact when it is unknown, and nothing is
-# written: the caller then takes the general path, which creates or links contacts.
+# One event in one statement (its own transaction under autocommit): find the contact by its
+# one identity, or create it when `create` (a concurrent creator wins, as in contacts_create),
+# insert the event unless its key was seen, advance last_activity_at. The statement's UPDATE
+# cannot see a contact its own INSERT made, so a created contact gets last_activity_at in
+# that INSERT. No contact id comes back when the contact is unknown and not created (or was
+# created meanwhile by another transaction), and nothing is written: the caller then takes
+# the general path, which creates, links and re-reads contacts.
 _INGEST_ONE_SQL = """
-WITH target AS (
+WITH found AS (
     SELECT id FROM contacts_contact WHERE {identity_column} = %(identity)s
+), created AS (
+    INSERT INTO contacts_contact
+        (email, external_id, email_status, lead_score, fields, created_at, updated_at,
+         last_activity_at)
+    SELECT %(email)s, %(external_id)s, %(email_status)s, %(lead_score)s, %(fields)s::jsonb,
+        %(received_at)s, %(received_at)s,
+        CASE WHEN %(is_activity)s THEN %(occurred_at)s::timestamptz END
+    WHERE %(create)s AND NOT EXISTS (SELECT FROM found)
+    ON CONFLICT DO NOTHING
+    RETURNING id
+), target AS (
+    SELECT id FROM found UNION ALL SELECT id FROM created
 ), inserted AS (
     INSERT INTO contacts_event
         (contact_id, name, properties, occurred_at, received_at, source, idempotency_key)
@@ -207,10 +222,11 @@ _INGEST_ONE_BY = {
 }
 
 
-def event_ingest_for_known_contact(
+def event_ingest_one(
     *,
     identity_column: str,
     identity: str,
+    create: bool,
     name: str,
     properties_json: str,
     occurred_at: dt.datetime,
@@ -219,12 +235,20 @@ def event_ingest_for_known_contact(
     source: str,
     received_at: dt.datetime,
 ) -> tuple[int | None, int | None]:
-    """(contact id or None when unknown, new event id or None when the key was seen)."""
+    """(contact id, or None when unknown and not created; new event id, or None when the key
+    was seen). `create` makes a contact identified by `identity` alone when none has it."""
+    field = Contact._meta.get_field
     with connection.cursor() as cursor:
         cursor.execute(
             _INGEST_ONE_BY[identity_column],
             {
                 "identity": identity,
+                "create": create,
+                "email": identity if identity_column == "email" else None,
+                "external_id": identity if identity_column == "external_id" else None,
+                "email_status": str(field("email_status").default),
+                "lead_score": int(field("lead_score").default),
+                "fields": json.dumps(field("fields").get_default()),
                 "name": name,
                 "properties": properties_json,
                 "occurred_at": occurred_at,

@@ -360,3 +360,88 @@ def test_identity_lookup_probes_the_indexes_even_when_statistics_favour_a_scan()
 
     found = ingest_postgresql.contacts_by_identity(external_ids=external_ids, emails=emails)
     assert len(found) == len(emails) + len(external_ids)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("identity", ["email", "external_id"])
+@pytest.mark.postgresql
+def test_one_event_for_an_unknown_contact_creates_it_in_one_statement(
+    identity, django_assert_num_queries
+):
+    values = {"email": None, identity: {"email": "new@example.com", "external_id": "u-7"}[identity]}
+
+    # savepoint, the one statement, the change recorded for segments, release
+    with django_assert_num_queries(4) as captured:
+        [stored] = events_ingest(events=[event("login", **values)], now=NOW)
+
+    assert sum("contacts_" in query["sql"] for query in captured.captured_queries) == 1
+    contact = Contact.objects.get()
+    assert (contact.email, contact.external_id) == (
+        values["email"],
+        values.get("external_id"),
+    )
+    assert (contact.pk, stored.duplicate) == (stored.contact_id, False)
+    assert Event.objects.get(pk=stored.event_id).contact_id == contact.pk
+    assert contact.last_activity_at == NOW - dt.timedelta(minutes=1)
+    assert (contact.email_status, contact.lead_score, contact.fields) == ("active", 0, {})
+    assert contact.created_at == contact.updated_at == NOW
+
+
+@pytest.mark.django_db
+def test_a_message_event_creates_its_contact_without_activity():
+    [stored] = events_ingest(events=[event("email.sent", email="new@example.com")], now=NOW)
+
+    contact = Contact.objects.get(pk=stored.contact_id)
+    assert contact.email == "new@example.com"
+    assert contact.last_activity_at is None
+
+
+@pytest.mark.django_db
+def test_one_event_naming_a_new_email_and_a_new_external_id_creates_one_contact_with_both():
+    [stored] = events_ingest(events=[event(email="new@example.com", external_id="u-8")], now=NOW)
+
+    contact = Contact.objects.get()
+    assert (contact.pk, contact.email, contact.external_id) == (
+        stored.contact_id,
+        "new@example.com",
+        "u-8",
+    )
+
+
+@pytest.mark.django_db
+def test_one_event_for_a_new_contact_announces_its_event(django_capture_on_commit_callbacks):
+    received = []
+
+    def receiver(sender, contact_ids, changes, events, **kwargs):
+        received.append((list(contact_ids), set(changes), dict(events)))
+
+    contacts_changed.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            [stored] = events_ingest(events=[event("purchase", email="new@example.com")], now=NOW)
+    finally:
+        contacts_changed.disconnect(receiver)
+
+    contact_id = stored.contact_id
+    assert received == [
+        ([contact_id], {"event:purchase"}, {contact_id: [(stored.event_id, "purchase")]})
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("identity", ["email", "external_id"])
+@pytest.mark.postgresql
+def test_concurrent_single_events_for_one_new_identity_make_one_contact(identity):
+    value = {"email": "new@example.com", "external_id": "u-5"}[identity]
+    writers = [
+        _ingest_in_thread([event(f"login{i}", **{"email": None, identity: value})])
+        for i in range(8)
+    ]
+    for thread, _ in writers:
+        thread.join(timeout=60)
+
+    outcomes = [outcome for _, outcome in writers]
+    assert [outcome.get("error") for outcome in outcomes] == [None] * 8
+    contact = Contact.objects.get()
+    assert {outcome["stored"][0].contact_id for outcome in outcomes} == {contact.pk}
+    assert Event.objects.filter(contact=contact).count() == 8
