@@ -47,13 +47,23 @@ class CompileContext:
             )
             fields = field_definitions() if reads_custom else {}
         self.fields = fields
+        # True under an `all` that also asks a field to equal a value (eq / in): few contacts
+        # are usually left for the event conditions beside it, so counts are probed per
+        # contact. Elsewhere a count of 2+ also asks "at least one", a semi-join over the
+        # window that spares probing every contact (segments.event_conditions.at_least_q).
+        self.narrowed = False
 
     def node(self, node: Mapping) -> Q:
         if "all" in node:
             children = distinct_children(node["all"])
             if has_complement_pair(children):
                 return FALSE  # X and not X
-            return reduce(and_, (self.node(child) for child in children), TRUE)
+            outer = self.narrowed
+            self.narrowed = outer or any(_narrows(child) for child in children)
+            try:
+                return reduce(and_, (self.node(child) for child in children), TRUE)
+            finally:
+                self.narrowed = outer
         if "any" in node:
             children = distinct_children(node["any"])
             if has_complement_pair(children):
@@ -98,12 +108,18 @@ def has_complement_pair(children: list) -> bool:
     )
 
 
+def _narrows(node: object) -> bool:
+    return (
+        isinstance(node, Mapping) and node.get("type") == "field" and node.get("op") in ("eq", "in")
+    )
+
+
 def _field(node: Mapping, context: CompileContext) -> Q:
     return field_condition_q(node, now=context.now, fields=context.fields)
 
 
 def _event(node: Mapping, context: CompileContext) -> Q:
-    return event_condition_q(node, now=context.now)
+    return event_condition_q(node, now=context.now, semi_join=not context.narrowed)
 
 
 def _email(node: Mapping, context: CompileContext) -> Q:

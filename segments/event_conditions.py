@@ -39,30 +39,35 @@ def event_count(events: QuerySet[Event]) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
-def at_least_q(events: QuerySet[Event], wanted: int) -> Q:
+def at_least_q(events: QuerySet[Event], wanted: int, *, semi_join: bool = False) -> Q:
     """The outer contact has `wanted` or more of `events`: EXISTS over the events past the
     first wanted - 1 (OFFSET), so the index scan stops at the wanted-th event instead of
-    counting them all (a contact with hundreds of logins costs as much as one with five)."""
+    counting them all (a contact with hundreds of logins costs as much as one with five).
+
+    With `semi_join`, a count of 2+ also asks for one such event: implied, and unlike the
+    bounded EXISTS (OFFSET keeps it a per-contact subplan) the planner can run it as a
+    semi-join over the window, so only contacts with one are probed instead of every contact.
+    Left out when a selective field condition stands beside it (the compiler's `narrowed`):
+    the planner charges a subplan for every row it filters, so it would then scan the window
+    rather than probe the few contacts the field leaves (the segment bench's segment)."""
     if wanted <= 0:
         return TRUE
     if wanted == 1:
         return Q(Exists(events))
-    # "At least one" is implied, and unlike the bounded EXISTS (OFFSET keeps it a per-contact
-    # subplan) the planner can run it as a semi-join over the window's events, so a full
-    # evaluation probes only the contacts that have one instead of every contact.
-    return Q(Exists(events)) & Q(Exists(events[wanted - 1 :]))
+    bounded = Q(Exists(events[wanted - 1 :]))
+    return Q(Exists(events)) & bounded if semi_join else bounded
 
 
-def count_q(events: QuerySet[Event], count: Mapping) -> Q:
+def count_q(events: QuerySet[Event], count: Mapping, *, semi_join: bool = False) -> Q:
     """`performed` with a count, as bounded EXISTS: gte N, lte N = not gte N + 1, and
     eq N = gte N and not gte N + 1. Never NULL, so NOT stays exact."""
     op, wanted = count["op"], count["value"]
     if op == "gte":
-        return at_least_q(events, wanted)
-    at_most = ~at_least_q(events, wanted + 1)
+        return at_least_q(events, wanted, semi_join=semi_join)
+    at_most = ~at_least_q(events, wanted + 1, semi_join=semi_join)
     if op == "lte":
         return at_most
-    return at_least_q(events, wanted) & at_most
+    return at_least_q(events, wanted, semi_join=semi_join) & at_most
 
 
 def event_events(node: Mapping, *, now: dt.datetime) -> QuerySet[Event]:
@@ -71,8 +76,9 @@ def event_events(node: Mapping, *, now: dt.datetime) -> QuerySet[Event]:
     )
 
 
-def event_condition_q(node: Mapping, *, now: dt.datetime) -> Q:
-    performed = count_q(event_events(node, now=now), node.get("count") or DEFAULT_COUNT)
+def event_condition_q(node: Mapping, *, now: dt.datetime, semi_join: bool = False) -> Q:
+    count = node.get("count") or DEFAULT_COUNT
+    performed = count_q(event_events(node, now=now), count, semi_join=semi_join)
     return performed if node["op"] == "performed" else ~performed
 
 

@@ -5,7 +5,7 @@ from django.db import connection, transaction
 
 from contacts.models import Contact, CustomField
 from contacts.signals import contacts_changed
-from segments import scheduler
+from segments import batch_evaluation, scheduler
 from segments.evaluation import segment_evaluate
 from segments.models import (
     PendingContactChange,
@@ -222,10 +222,10 @@ def test_batch_is_a_fixed_number_of_queries(django_assert_num_queries):
     Contact.objects.update(country="DE")
     contact_changes_record(contact_ids=[c.pk for c in contacts], changes=["field:country"])
 
-    # savepoint, claim, contacts' created_at, graph, segments; for France only (PostgreSQL:
-    # the batched statement; SQLite: one segment's own): savepoint, lock, diff, size, stats,
-    # release; delete the claimed rows, release
-    with django_assert_num_queries(13):
+    # savepoint, claim, contacts' created_at, graph, segments; for France (in the batched
+    # statement): savepoint, lock, custom fields, diff, size, stats, release; delete the
+    # claimed rows, release
+    with django_assert_num_queries(14):
         contact_changes_process_batch(now=LATER)
 
 
@@ -239,7 +239,7 @@ def test_a_batch_over_many_segments_is_the_same_number_of_queries(django_assert_
     contact_changes_record(contact_ids=[c.pk for c in contacts], changes=["field:country"])
 
     # then: as many queries as for one segment (one statement evaluates them all)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(14):
         contact_changes_process_batch(now=LATER)
     assert SegmentTransition.objects.filter(kind="left").count() == 4 * 20
 
@@ -412,3 +412,40 @@ def test_a_segment_failing_incrementally_is_marked_failed_and_skipped(old_contac
         "conditions.field: Unknown field 'plan'.",
     )
     assert segments_claim_due(now=LATER + dt.timedelta(days=1)) == []
+
+
+@pytest.mark.postgresql
+def test_a_compiled_tree_is_reused_with_its_windows_moved_to_now():
+    # given: a tree with relative windows on events and a datetime field, compiled at one time
+    tree = {
+        "all": [
+            {"type": "event", "event": "login", "op": "performed", "within": {"days": 7}},
+            {
+                "type": "field",
+                "field": "last_activity_at",
+                "op": "within_last",
+                "value": {"days": 1},
+            },
+            IN_FRANCE,
+        ]
+    }
+    fields = {}
+    batch_evaluation.matching_sql(tree, now=NOW, fields=fields, fields_key=())
+
+    # when: the same tree a day later, from the cache
+    reused = batch_evaluation.matching_sql(tree, now=LATER, fields=fields, fields_key=())
+
+    # then: the very SQL and params a fresh compilation gives
+    assert reused == batch_evaluation._compiled(tree, now=LATER, fields=fields)
+
+
+@pytest.mark.postgresql
+def test_a_tree_whose_bounds_are_days_is_compiled_afresh_each_time():
+    CustomFieldFactory(key="renews_on", type="date")
+    tree = {"type": "field", "field": "renews_on", "op": "within_next", "value": {"hours": 20}}
+    fields = {"renews_on": CustomField.objects.get(key="renews_on")}
+    key = (("renews_on", "date"),)
+    for now in (NOW, NOW + dt.timedelta(hours=5), NOW + dt.timedelta(hours=17)):
+        assert batch_evaluation.matching_sql(
+            tree, now=now, fields=fields, fields_key=key
+        ) == batch_evaluation._compiled(tree, now=now, fields=fields)
