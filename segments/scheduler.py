@@ -122,7 +122,21 @@ def contact_changes_process_batch(*, now: dt.datetime, batch_size: int = CHANGE_
     if connection.vendor == "sqlite":
         return _process_batch_sqlite(now=now, batch_size=batch_size)
     with transaction.atomic():
+        _batch_turn_wait()
         return _claimed_reevaluate(_claim_pending(batch_size), now=now)
+
+
+# Transaction-level advisory lock key: one incremental batch evaluates at a time. Batches lock
+# the segments they evaluate (most of them, for a batch of events) until they commit, so they
+# queue behind each other anyway; waiting here, before claiming, lets the next batch take the
+# changes that arrived meanwhile instead of rows it claimed before waiting (latency of the
+# mixed live phase, docs/benchmarks.md). Any constant unique within Segflow.
+_BATCH_TURN_KEY = 0x5E6F_0002
+
+
+def _batch_turn_wait() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_BATCH_TURN_KEY])
 
 
 def _claimed_reevaluate(claimed: list[tuple[int, list[int], list[str]]], *, now) -> int:

@@ -187,6 +187,45 @@ def test_a_batch_claims_rows_until_it_holds_batch_size_contacts():
     assert small.pk < big.pk < last.pk
 
 
+@pytest.mark.postgresql
+def test_a_batch_claims_only_once_the_running_batch_is_done(transactional_db):
+    """Batches take turns before claiming: the next one takes what arrived meanwhile."""
+    import threading
+
+    first = PendingContactChangeFactory(contact_ids=[1], contact_count=1)
+    running, finish = threading.Event(), threading.Event()
+
+    def running_batch():
+        with transaction.atomic():
+            scheduler._batch_turn_wait()
+            running.set()
+            finish.wait(10)
+        connection.close()
+
+    thread = threading.Thread(target=running_batch)
+    thread.start()
+    claimed = []
+
+    def next_batch():
+        claimed.append(contact_changes_process_batch(now=LATER))
+        connection.close()
+
+    waiting = threading.Thread(target=next_batch)
+    try:
+        assert running.wait(10)
+        waiting.start()
+        waiting.join(0.5)
+        assert waiting.is_alive()  # waits for its turn, with the row still queued
+        later = PendingContactChangeFactory(contact_ids=[2, 3], contact_count=2)
+    finally:
+        finish.set()
+        thread.join()
+        waiting.join(10)
+
+    assert claimed == [3]  # the row queued while it waited, too
+    assert not PendingContactChange.objects.filter(pk__in=[first.pk, later.pk]).exists()
+
+
 def test_rows_another_worker_holds_are_skipped(transactional_db):
     """SKIP LOCKED: a second worker takes the next rows instead of waiting."""
     import threading
@@ -222,10 +261,10 @@ def test_batch_is_a_fixed_number_of_queries(django_assert_num_queries):
     Contact.objects.update(country="DE")
     contact_changes_record(contact_ids=[c.pk for c in contacts], changes=["field:country"])
 
-    # savepoint, claim, contacts' created_at, graph, segments; for France (in the batched
-    # statement): savepoint, lock, custom fields, diff, size, stats, release; delete the
-    # claimed rows, release
-    with django_assert_num_queries(14):
+    # savepoint, the batches' turn, claim, contacts' created_at, graph, segments; for France
+    # (in the batched statement): savepoint, lock, custom fields, diff, size, stats, release;
+    # delete the claimed rows, release
+    with django_assert_num_queries(15):
         contact_changes_process_batch(now=LATER)
 
 
@@ -239,7 +278,7 @@ def test_a_batch_over_many_segments_is_the_same_number_of_queries(django_assert_
     contact_changes_record(contact_ids=[c.pk for c in contacts], changes=["field:country"])
 
     # then: as many queries as for one segment (one statement evaluates them all)
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(15):
         contact_changes_process_batch(now=LATER)
     assert SegmentTransition.objects.filter(kind="left").count() == 4 * 20
 
