@@ -12,8 +12,8 @@ from contextlib import contextmanager
 
 from django.db import connection
 
-from contacts.ingest_postgresql import _binary_cursor
 from contacts.models import Contact
+from segflow.postgresql import binary_cursor
 
 # The built-in columns an import writes, in the order of the arrays below.
 COLUMNS = ("email", "first_name", "last_name", "country", "timezone", "external_id")
@@ -109,7 +109,7 @@ def contacts_update(*, rows: Sequence[Row], now: dt.datetime) -> set[int]:
     """Update contacts by id (the rows' first item); the ids of those whose values changed."""
     if not rows:
         return set()
-    with _binary_cursor() as cursor:
+    with binary_cursor() as cursor:
         arrays = _arrays(rows)
         cursor.execute(_UPDATE_SQL, [now, *arrays, arrays[0]])
         return {pk for (pk,) in cursor.fetchall()}
@@ -123,7 +123,7 @@ def contacts_insert(
     if not rows:
         return []
     field = Contact._meta.get_field
-    with _binary_cursor() as cursor:
+    with binary_cursor() as cursor:
         cursor.execute(
             _CREATE_SQL,
             [
@@ -143,6 +143,6 @@ def contact_tags_insert(
     """Tag contacts (pairs of contact id and tag name); the ids that gained a tag."""
     if not contact_ids:
         return set()
-    with _binary_cursor() as cursor:
+    with binary_cursor() as cursor:
         cursor.execute(_TAG_SQL, [now, list(contact_ids), list(names)])
         return {pk for (pk,) in cursor.fetchall()}

@@ -13,10 +13,10 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 
-import psycopg
 from django.db import connection
 
 from contacts.models import Contact
+from segflow.postgresql import binary_cursor
 
 # One index probe per identity, whatever the statistics say: with `email = ANY(..) OR
 # external_id = ANY(..)` the planner picked a sequential scan of all contacts on the bench
@@ -78,21 +78,11 @@ WHERE c.id = v.id AND (c.last_activity_at IS NULL OR c.last_activity_at < v.at)
 """
 
 
-def _binary_cursor():
-    """A server-side-binding cursor on Django's connection (same transaction) for %b arrays,
-    wrapped as Django wraps its own, so execute wrappers and query capture still see it."""
-    connection.ensure_connection()
-    raw = psycopg.Cursor(connection.connection)
-    if connection.queries_logged:
-        return connection.make_debug_cursor(raw)
-    return connection.make_cursor(raw)
-
-
 def contacts_by_identity(
     *, external_ids: Iterable[str], emails: Iterable[str]
 ) -> list[tuple[int, str | None, str | None]]:
     """(id, email, external_id) of the contacts having one of these emails or external ids."""
-    with _binary_cursor() as cursor:
+    with binary_cursor() as cursor:
         cursor.execute(_CONTACTS_BY_IDENTITY_SQL, [list(emails), list(external_ids)])
         return cursor.fetchall()
 
@@ -103,7 +93,7 @@ def contacts_create(
     """Create contacts from (email, external_id) pairs, in the order given; (id, email,
     external_id) of those created (not of those a concurrent writer created first)."""
     field = Contact._meta.get_field
-    with _binary_cursor() as cursor:
+    with binary_cursor() as cursor:
         cursor.execute(
             _CREATE_CONTACTS_SQL,
             [
@@ -167,7 +157,7 @@ def events_insert_keyed(
 
 
 def _insert(sql: str, received_at: dt.datetime, source: str, columns: list[Sequence]) -> list:
-    with _binary_cursor() as cursor:
+    with binary_cursor() as cursor:
         cursor.execute(sql, [received_at, source, *(list(column) for column in columns)])
         return cursor.fetchall()
 
@@ -175,7 +165,7 @@ def _insert(sql: str, received_at: dt.datetime, source: str, columns: list[Seque
 def contacts_advance_last_activity(*, latest: dict[int, dt.datetime]) -> None:
     """Move last_activity_at forward (never back) for these contacts, in id order."""
     ids = sorted(latest)
-    with _binary_cursor() as cursor:
+    with binary_cursor() as cursor:
         cursor.execute(_ADVANCE_LAST_ACTIVITY_SQL, [ids, [latest[pk] for pk in ids]])
 
 

@@ -349,7 +349,7 @@ def test_identity_lookup_probes_the_indexes_even_when_statistics_favour_a_scan()
         cursor.execute("ANALYZE contacts_contact")
     emails = [f"p{n}@example.com" for n in range(1, 4000, 4)]
     external_ids = [f"u-{n}" for n in range(2, 4000, 4)]
-    with ingest_postgresql._binary_cursor() as cursor:
+    with ingest_postgresql.binary_cursor() as cursor:
         cursor.execute(
             "EXPLAIN " + ingest_postgresql._CONTACTS_BY_IDENTITY_SQL, [emails, external_ids]
         )
