@@ -1,5 +1,7 @@
 """PostgreSQL-only helpers shared by the apps' set-based statements."""
 
+from contextlib import contextmanager
+
 import psycopg
 from django.db import connection
 
@@ -15,3 +17,20 @@ def binary_cursor():
     if connection.queries_logged:
         return connection.make_debug_cursor(raw)
     return connection.make_cursor(raw)
+
+
+@contextmanager
+def prepared_at_once():
+    """Statements executed inside are prepared on the server at their first execution (psycopg
+    prepares a statement after five by default) and planned once per connection when the
+    transaction also sets plan_cache_mode = force_generic_plan. For large statements run
+    often with new parameters, whose planning costs more than their execution. Applies to
+    server-side-binding cursors (binary_cursor); Django's own cursors never prepare."""
+    connection.ensure_connection()
+    raw = connection.connection
+    threshold = raw.prepare_threshold
+    raw.prepare_threshold = 0
+    try:
+        yield
+    finally:
+        raw.prepare_threshold = threshold

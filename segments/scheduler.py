@@ -222,7 +222,7 @@ def contacts_reevaluate(
     # Never evaluated yet: its first full evaluation, queued already, covers everyone.
     # Failed segments wait for new conditions or an explicit evaluation (segments.evaluation).
     segments = Segment.objects.filter(last_evaluated_at__isnull=False, failed_at__isnull=True).only(
-        "pk", "dependency_keys", "last_evaluated_at", "size"
+        "pk", "dependency_keys", "last_evaluated_at", "size", "conditions"
     )
     ordered = graph.ordered(segments)
     earliest = min((segment.last_evaluated_at for segment in ordered), default=now)
@@ -239,12 +239,21 @@ def contacts_reevaluate(
     moved: dict[int, frozenset[int]] = {}
     results: dict[int, EvaluationResult] = {}
     if connection.vendor == "postgresql" and len(created_at) <= BATCHED_MAX_CONTACTS:
+        batchable = [segment for segment in ordered if not graph.upstream[segment.pk]]
         scopes = {
             segment.pk: contact_ids
-            for segment in ordered
-            if not graph.upstream[segment.pk] and (contact_ids := affected_contacts(segment))
+            for segment in batchable
+            if (contact_ids := affected_contacts(segment))
         }
-        batched = segments_evaluate_contacts(scopes=scopes, now=now) if scopes else None
+        batched = (
+            segments_evaluate_contacts(
+                scopes=scopes,
+                segments={segment.pk: segment.conditions for segment in batchable},
+                now=now,
+            )
+            if scopes
+            else None
+        )
         if batched is not None:
             results.update(batched)
             moved.update((pk, result.moved_contact_ids) for pk, result in batched.items())

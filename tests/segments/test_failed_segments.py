@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.db import OperationalError
 
-from contacts.models import CustomField
+from contacts.models import Contact, CustomField
 from segments import evaluation
 from segments.evaluation import SegmentEvaluationFailed, segment_evaluate, segment_evaluate_contacts
 from segments.models import Segment
@@ -237,3 +237,22 @@ def test_explain_after_the_field_came_back_with_another_type_is_409(api, broken)
 
     assert response.status_code == 409
     assert response.json()["failure_reason"] == "conditions.value: Must be a number, not str."
+
+
+@pytest.mark.postgresql
+def test_a_broken_segment_outside_the_batch_keeps_the_batch_in_one_statement(broken, caplog):
+    # given: a broken segment that the batch's changes do not concern (an old contact, so
+    # not one every segment must catch up with)
+    contact = ContactFactory(country="DE", created_at=NOW - dt.timedelta(days=30))
+    fine = segment_create(name="France", conditions=IN_FRANCE, now=NOW)
+    segment_evaluate(segment=fine, now=NOW)
+    Contact.objects.filter(pk=contact.pk).update(country="FR")
+
+    # when: a batch re-evaluates the country change
+    results = contacts_reevaluate(changes_by_contact={contact.pk: {"field:country"}}, now=LATER)
+
+    # then: the others were evaluated together (no fallback), the broken one left alone
+    assert results[fine.pk].entered == 1
+    assert "Batched evaluation" not in caplog.text
+    broken.refresh_from_db()
+    assert broken.failed_at is None
