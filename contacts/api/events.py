@@ -13,7 +13,8 @@ from contacts.api.serializers import (
     EventOutputSerializer,
 )
 from contacts.event_batch import event_batch_ingest, event_batch_items
-from contacts.ingest import EventInput, event_parse, events_ingest
+from contacts.ingest import EventInput, event_parse
+from contacts.ingest_group import event_store
 from contacts.selectors import event_list
 from segflow.api.hot_path import json_response, plain_json_body
 from segflow.api.pagination import PageNumberPagination, paginated_response
@@ -74,7 +75,8 @@ class EventListApi(APIView):
 
 
 def _event_store(event: EventInput) -> dict:
-    [stored] = events_ingest(events=[event])
+    # Grouped with the process's concurrent single POSTs into one commit (contacts.ingest_group).
+    stored = event_store(event=event)
     return {"id": stored.event_id, "contact": stored.contact_id, "duplicate": stored.duplicate}
 
 
