@@ -168,12 +168,19 @@ def mixed_live_phase(args, env: dict[str, str], segment, var_dir: str) -> dict:
     evaluation of the time-relative ones an interval ahead)."""
     import argparse
 
+    from django.db import connection
     from django.utils import timezone
 
     from segments.evaluation import segment_evaluate
     from segments.models import Segment
 
     mixed = list(Segment.objects.filter(name__startswith="segbench mix"))
+    # The backlog phase has just written millions of memberships and transitions; in steady
+    # state autovacuum has analyzed them long since, and without statistics the planner takes
+    # those tables for empty (a generic plan then reads the memberships' heap).
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE segments_segmentmembership")
+        cursor.execute("VACUUM ANALYZE segments_segmenttransition")
     started = time.perf_counter()
     for other in mixed:
         segment_evaluate(segment=other, now=timezone.now())

@@ -82,9 +82,15 @@ def _ingest(events: Sequence[EventInput], source: str, now: dt.datetime) -> list
                 (result.event_id, event.name)
             )
         changes = {f"event:{event.name}" for event, _ in fresh}
-        notify_contacts_changed(stored_by_contact, changes, events=stored_by_contact)
+        latest = _latest_activity(fresh)
+        notify_contacts_changed(
+            stored_by_contact,
+            changes,
+            events=stored_by_contact,
+            activity=_activity_advanced(latest, now),
+        )
         # Last: its row locks make concurrent batches for the same contacts wait until commit.
-        _advance_last_activity(fresh)
+        _advance_last_activity(latest)
     return stored
 
 
@@ -99,7 +105,7 @@ def _ingest_one(event: EventInput, source: str, now: dt.datetime) -> StoredEvent
         column, identity = "email", event.email
     else:
         return None
-    contact_id, event_id = ingest_postgresql.event_ingest_one(
+    contact_id, event_id, advanced, previous = ingest_postgresql.event_ingest_one(
         identity_column=column,
         identity=identity,
         create=not (event.email and event.external_id),
@@ -121,7 +127,10 @@ def _ingest_one(event: EventInput, source: str, now: dt.datetime) -> StoredEvent
         )
         return StoredEvent(existing, contact_id, duplicate=True) if existing else None
     notify_contacts_changed(
-        [contact_id], [f"event:{event.name}"], events={contact_id: [(event_id, event.name)]}
+        [contact_id],
+        [f"event:{event.name}"],
+        events={contact_id: [(event_id, event.name)]},
+        activity={contact_id: None if previous is None else now - previous} if advanced else {},
     )
     return StoredEvent(event_id, contact_id, duplicate=False)
 
@@ -322,7 +331,8 @@ def _match_results(events, contact_ids, source, keyed_ids, keyless_ids) -> list[
     return results
 
 
-def _advance_last_activity(fresh: list[tuple[EventInput, StoredEvent]]) -> None:
+def _latest_activity(fresh: list[tuple[EventInput, StoredEvent]]) -> dict[int, dt.datetime]:
+    """Per contact, the latest occurred_at of its new activity events."""
     latest: dict[int, dt.datetime] = {}
     for event, stored in fresh:
         if event.name in NOT_ACTIVITY:
@@ -330,6 +340,31 @@ def _advance_last_activity(fresh: list[tuple[EventInput, StoredEvent]]) -> None:
         current = latest.get(stored.contact_id)
         if current is None or event.occurred_at > current:
             latest[stored.contact_id] = event.occurred_at
+    return latest
+
+
+def _activity_advanced(
+    latest: dict[int, dt.datetime], now: dt.datetime
+) -> dict[int, dt.timedelta | None]:
+    """{contact id: how long it had been idle at `now`, None if never active} of the contacts
+    whose last_activity_at `latest` moves forward (contacts_changed's `activity`). Read
+    without a lock before the update: a concurrent writer may have moved it meanwhile, which
+    only makes a contact look idler than it was (re-evaluated for more, never for less)."""
+    if not latest:
+        return {}
+    if connection.vendor == "postgresql":
+        before = ingest_postgresql.contacts_last_activity(contact_ids=sorted(latest))
+    else:
+        rows = Contact.objects.filter(pk__in=list(latest)).values_list("pk", "last_activity_at")
+        before = dict(rows)
+    return {
+        pk: None if before.get(pk) is None else now - before[pk]
+        for pk, at in latest.items()
+        if before.get(pk) is None or before[pk] < at
+    }
+
+
+def _advance_last_activity(latest: dict[int, dt.datetime]) -> None:
     if not latest:
         return
     if connection.vendor == "postgresql":

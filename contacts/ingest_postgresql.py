@@ -162,6 +162,18 @@ def _insert(sql: str, received_at: dt.datetime, source: str, columns: list[Seque
         return cursor.fetchall()
 
 
+_LAST_ACTIVITY_SQL = """
+SELECT id, last_activity_at FROM contacts_contact WHERE id = ANY(%b::bigint[])
+"""
+
+
+def contacts_last_activity(*, contact_ids: Iterable[int]) -> dict[int, dt.datetime | None]:
+    """last_activity_at of these contacts, as this transaction sees it (no lock)."""
+    with binary_cursor() as cursor:
+        cursor.execute(_LAST_ACTIVITY_SQL, [list(contact_ids)])
+        return dict(cursor.fetchall())
+
+
 def contacts_advance_last_activity(*, latest: dict[int, dt.datetime]) -> None:
     """Move last_activity_at forward (never back) for these contacts, in id order."""
     ids = sorted(latest)
@@ -178,7 +190,7 @@ def contacts_advance_last_activity(*, latest: dict[int, dt.datetime]) -> None:
 # the general path, which creates, links and re-reads contacts.
 _INGEST_ONE_SQL = """
 WITH found AS (
-    SELECT id FROM contacts_contact WHERE {identity_column} = %(identity)s
+    SELECT id, last_activity_at FROM contacts_contact WHERE {identity_column} = %(identity)s
 ), created AS (
     INSERT INTO contacts_contact
         (email, external_id, email_status, lead_score, fields, created_at, updated_at,
@@ -204,8 +216,11 @@ WITH found AS (
     FROM inserted
     WHERE %(is_activity)s AND c.id = inserted.contact_id
         AND (c.last_activity_at IS NULL OR c.last_activity_at < %(occurred_at)s)
+    RETURNING c.id
 )
-SELECT (SELECT id FROM target), (SELECT id FROM inserted)
+SELECT (SELECT id FROM target), (SELECT id FROM inserted),
+    EXISTS (SELECT FROM advanced) OR (%(is_activity)s AND EXISTS (SELECT FROM created)),
+    (SELECT last_activity_at FROM found)
 """
 _INGEST_ONE_BY = {
     column: _INGEST_ONE_SQL.format(identity_column=column) for column in ("email", "external_id")
@@ -224,9 +239,11 @@ def event_ingest_one(
     is_activity: bool,
     source: str,
     received_at: dt.datetime,
-) -> tuple[int | None, int | None]:
+) -> tuple[int | None, int | None, bool, dt.datetime | None]:
     """(contact id, or None when unknown and not created; new event id, or None when the key
-    was seen). `create` makes a contact identified by `identity` alone when none has it."""
+    was seen; whether last_activity_at moved forward; its value before, None for a created
+    or never active contact). `create` makes a contact identified by `identity` alone when
+    none has it."""
     field = Contact._meta.get_field
     with connection.cursor() as cursor:
         cursor.execute(

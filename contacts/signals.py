@@ -8,13 +8,17 @@ Receivers defer side effects that must follow the commit (a Celery publish) with
 "event:login". `events` says, per contact, which events the write stored (new ones, not
 replays of an idempotency key): {contact_id: [(event_id, name), ...]}, empty for writes that
 store no event. Consumers that act on events (flows enroll on them, once per event id) read
-it there; segments re-evaluate each contact for its own events' names only.
+it there; segments re-evaluate each contact for its own events' names only. `activity` says,
+for a write of events, which contacts' last_activity_at it advanced and how long each had
+been idle before ({contact_id: timedelta, None if never active}); None when the writer does
+not know (receivers then assume every contact named was advanced after being idle for ever).
 
 `contacts_deleting` is sent inside the deleting transaction, before the rows go: receivers
 still see what the contacts belong to (segments write their `left` transitions).
 """
 
 import contextvars
+import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
@@ -33,9 +37,10 @@ def notify_contacts_changed(
     contact_ids: Iterable[int],
     changes: Iterable[str],
     events: Mapping[int, Sequence[tuple[int, str]]] | None = None,
+    activity: Mapping[int, dt.timedelta | None] | None = None,
 ) -> None:
     """Announce a change; call it inside the transaction that made it. Event writers pass
-    `events` and announce their whole batch at once (never coalesced)."""
+    `events` and `activity` and announce their whole batch at once (never coalesced)."""
     ids = sorted(set(contact_ids))
     kinds = frozenset(changes)
     if not ids or not kinds:
@@ -44,7 +49,9 @@ def notify_contacts_changed(
     if pending is not None and not events:
         pending.setdefault(kinds, set()).update(ids)
         return
-    contacts_changed.send(sender=None, contact_ids=ids, changes=kinds, events=events or {})
+    contacts_changed.send(
+        sender=None, contact_ids=ids, changes=kinds, events=events or {}, activity=activity
+    )
 
 
 def notify_contacts_deleting(contact_ids: Iterable[int]) -> None:

@@ -1,14 +1,43 @@
 """What a segment depends on: the contact changes that can move its members (stored on the
 segment when saved) and the other segments it reads (evaluated before it)."""
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 
 from segments.models import Segment
 from segments.validation import dependencies
 
-# Every stored event advances last_activity_at, so a tree reading it depends on every event.
+# Every stored event may advance last_activity_at, so a tree reading it in any way other than
+# a relative window depends on every event.
 EVERY_EVENT = "event:*"
+# A tree reading last_activity_at only through `within_last` / `older_than` windows depends on
+# "activity:<window seconds>" instead. An event that advances a contact's last_activity_at
+# changes such a condition only if the contact had been idle for at least the window (before,
+# `within_last` was false and `older_than` true; after, the reverse); for a contact active
+# more recently, both read the same before and after. So the segments' receiver tags the
+# advancing contact with "activity:<bound>", the first of ACTIVITY_IDLE_BOUNDS above its idle
+# time ("activity:inf" past the last one, or never active before), and a window is affected
+# when that bound is above it. Time passing is the periodic re-evaluation's business, as for
+# any time-relative segment.
+ACTIVITY = "activity:"
+ACTIVITY_UNBOUNDED = "activity:inf"
+ACTIVITY_IDLE_BOUNDS = tuple(
+    int(dt.timedelta(**{unit: amount}).total_seconds())
+    for unit, amount in (
+        ("hours", 1),
+        ("hours", 6),
+        ("days", 1),
+        ("days", 3),
+        ("days", 7),
+        ("days", 14),
+        ("days", 30),
+        ("days", 60),
+        ("days", 90),
+        ("days", 180),
+        ("days", 365),
+    )
+)
 
 
 def dependency_keys(tree: object) -> list[str]:
@@ -24,16 +53,37 @@ def dependency_keys(tree: object) -> list[str]:
     if reads.topics:
         keys.add("subscriptions")
     if "last_activity_at" in reads.builtin_fields:
-        keys.add(EVERY_EVENT)
+        if reads.activity_windows is None:
+            keys.add(EVERY_EVENT)
+        else:
+            keys |= {f"{ACTIVITY}{seconds}" for seconds in reads.activity_windows}
     return sorted(keys)
+
+
+def activity_change(idle: dt.timedelta | None) -> str:
+    """The change kind of a contact whose last_activity_at an event advanced, after `idle`
+    without activity (None: never active before)."""
+    if idle is not None:
+        seconds = idle.total_seconds()
+        for bound in ACTIVITY_IDLE_BOUNDS:
+            if seconds < bound:
+                return f"{ACTIVITY}{bound}"
+    return ACTIVITY_UNBOUNDED
 
 
 def is_affected(keys: Iterable[str], changes: Iterable[str]) -> bool:
     keys = set(keys)
-    return any(
-        change in keys or (change.startswith("event:") and EVERY_EVENT in keys)
-        for change in changes
-    )
+    windows = [int(key.removeprefix(ACTIVITY)) for key in keys if key.startswith(ACTIVITY)]
+    for change in changes:
+        if change.startswith(ACTIVITY):
+            if windows and (
+                change == ACTIVITY_UNBOUNDED
+                or any(int(change.removeprefix(ACTIVITY)) > window for window in windows)
+            ):
+                return True
+        elif change in keys or (change.startswith("event:") and EVERY_EVENT in keys):
+            return True
+    return False
 
 
 class DependencyGraph:

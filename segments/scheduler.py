@@ -16,7 +16,13 @@ from django.db import connection, transaction
 from contacts.models import Contact
 from segflow.queue import enqueue_on_commit, wake_on_commit
 from segments.batch_evaluation import segments_evaluate_contacts
-from segments.dependencies import DependencyGraph, is_affected
+from segments.dependencies import (
+    ACTIVITY,
+    ACTIVITY_UNBOUNDED,
+    DependencyGraph,
+    activity_change,
+    is_affected,
+)
 from segments.evaluation import (
     EvaluationResult,
     SegmentEvaluationFailed,
@@ -38,10 +44,11 @@ DUE_BATCH_SIZE = 100
 # A contact created less than this before a segment's last full evaluation may have been
 # missed by it (its transaction committed later), so it is evaluated whatever changed.
 NEW_CONTACT_MARGIN = dt.timedelta(minutes=5)
-# Pending rows per write at most: contacts with identical change kinds share a row; past this
-# many kind sets, the smallest groups share one row with the union of their kinds (a contact
-# is then re-evaluated for a little more than it needs, never for less).
-MAX_PENDING_ROWS_PER_WRITE = 8
+# Pending rows per write at most: contacts with identical change kinds share a row (event names
+# times idle-time classes make a few dozen sets for a large batch); past this many kind sets,
+# the smallest groups share one row with the union of their kinds (a contact is then
+# re-evaluated for a little more than it needs, never for less).
+MAX_PENDING_ROWS_PER_WRITE = 24
 PROCESS_TASK = "segments.tasks.process_contact_changes"
 
 
@@ -53,15 +60,27 @@ def contact_changes_record(
     contact_ids: Iterable[int],
     changes: Iterable[str],
     events: Mapping[int, Sequence[tuple[int, str]]] | None = None,
+    activity: Mapping[int, dt.timedelta | None] | None = None,
 ) -> None:
     """Queue the contacts for re-evaluation (durably, in the caller's transaction), then wake
     a worker once that transaction commits (unless a wake-up is queued already).
 
     With `events` ({contact id: [(event id, name), ...]}), each contact's "event:" kinds are
     its own events' names, not the write's union: a contact that only logged in is not
-    re-evaluated for a segment reading `purchase`.
+    re-evaluated for a segment reading `purchase`. `activity` ({contact id: how long it had
+    been idle, None if never active}) names the contacts whose last_activity_at the write
+    advanced: each gets its "activity:" kind from that (segments.dependencies). A write of
+    events that does not say (None) counts every contact it names as idle for ever:
+    re-evaluated more than needed, never less.
     """
-    groups = _group_by_kinds(sorted(set(contact_ids)), frozenset(changes), events or {})
+    activity_kinds = (
+        None
+        if activity is None
+        else {contact_id: activity_change(idle) for contact_id, idle in activity.items()}
+    )
+    groups = _group_by_kinds(
+        sorted(set(contact_ids)), frozenset(changes), events or {}, activity_kinds
+    )
     if not groups:
         return
     PendingContactChange.objects.bulk_create(
@@ -72,17 +91,29 @@ def contact_changes_record(
 
 
 def _group_by_kinds(
-    contact_ids: list[int], changes: frozenset[str], events: Mapping[int, Sequence[tuple]]
+    contact_ids: list[int],
+    changes: frozenset[str],
+    events: Mapping[int, Sequence[tuple]],
+    activity_kinds: Mapping[int, str] | None,
 ) -> list[tuple[frozenset[str], list[int]]]:
     if not contact_ids or not changes:
         return []
+    if any(kind.startswith("event:") for kind in changes) and activity_kinds is None:
+        changes |= {ACTIVITY_UNBOUNDED}  # events whose effect on last_activity_at is unknown
     if not events:
         return [(changes, contact_ids)]
-    shared = frozenset(kind for kind in changes if not kind.startswith("event:"))
+    shared = frozenset(kind for kind in changes if not kind.startswith(("event:", ACTIVITY)))
     by_kinds: dict[frozenset[str], list[int]] = defaultdict(list)
     for contact_id in contact_ids:
         own = events.get(contact_id)
-        kinds = shared | {f"event:{name}" for _, name in own} if own else changes
+        if not own:
+            kinds = changes
+        elif activity_kinds is None:
+            kinds = shared | {f"event:{name}" for _, name in own} | {ACTIVITY_UNBOUNDED}
+        else:
+            kinds = shared | {f"event:{name}" for _, name in own}
+            if contact_id in activity_kinds:
+                kinds |= {activity_kinds[contact_id]}
         by_kinds[kinds].append(contact_id)
     groups = sorted(by_kinds.items(), key=lambda group: -len(group[1]))
     if len(groups) > MAX_PENDING_ROWS_PER_WRITE:
@@ -93,10 +124,14 @@ def _group_by_kinds(
     return groups
 
 
-def on_contacts_changed(sender, *, contact_ids, changes, events=None, **kwargs) -> None:
+def on_contacts_changed(
+    sender, *, contact_ids, changes, events=None, activity=None, **kwargs
+) -> None:
     """Receiver of contacts.signals.contacts_changed, inside the writer's transaction: the
     pending rows commit (or roll back) with the change itself."""
-    contact_changes_record(contact_ids=contact_ids, changes=changes, events=events)
+    contact_changes_record(
+        contact_ids=contact_ids, changes=changes, events=events, activity=activity
+    )
 
 
 def contact_changes_process(*, now: dt.datetime, batch_size: int = CHANGE_BATCH_SIZE) -> int:

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from contacts.builtins import BUILTIN_FIELD_TYPES
-from segments.operators import EMAIL_OPS, RELATIVE_OPS
+from segments.operators import EMAIL_OPS, RELATIVE_OPS, parse_duration
 
 GROUP_KEYS = ("all", "any", "not")
 
@@ -56,16 +56,27 @@ class ConditionDependencies:
     tags: frozenset[str] = frozenset()
     topics: frozenset[str] = frozenset()
     segments: frozenset[int] = frozenset()
+    # The windows (seconds) of last_activity_at's `within_last` / `older_than` conditions, or
+    # None when the tree also reads last_activity_at in another way (any change may matter).
+    activity_windows: frozenset[int] | None = frozenset()
+
+
+# Conditions on last_activity_at whose truth an event can change only for a contact idle for
+# at least their window (segments.dependencies).
+ACTIVITY_WINDOW_OPS = frozenset({"within_last", "older_than"})
 
 
 def dependencies(tree: object) -> ConditionDependencies:
     builtin, custom, events, tags, topics, segments = set(), set(), set(), set(), set(), set()
+    windows: set[int] | None = set()
     for node in iter_conditions(tree):
         match node.get("type"):
             case "field":
                 key = node.get("field")
                 if isinstance(key, str):
                     (builtin if key in BUILTIN_FIELD_TYPES else custom).add(key)
+                if key == "last_activity_at" and windows is not None:
+                    windows = _activity_window(node, windows)
             case "event":
                 if isinstance(node.get("event"), str):
                     events.add(node["event"])
@@ -90,4 +101,15 @@ def dependencies(tree: object) -> ConditionDependencies:
         tags=frozenset(tags),
         topics=frozenset(topics),
         segments=frozenset(segments),
+        activity_windows=None if windows is None else frozenset(windows),
     )
+
+
+def _activity_window(node: dict, windows: set[int]) -> set[int] | None:
+    if node.get("op") not in ACTIVITY_WINDOW_OPS:
+        return None
+    try:
+        seconds = int(parse_duration(node.get("value")).total_seconds())
+    except ValueError:
+        return None
+    return windows | {seconds}

@@ -2,7 +2,13 @@ import datetime as dt
 
 import pytest
 
-from segments.dependencies import EVERY_EVENT, DependencyGraph, dependency_keys, is_affected
+from segments.dependencies import (
+    EVERY_EVENT,
+    DependencyGraph,
+    activity_change,
+    dependency_keys,
+    is_affected,
+)
 from segments.models import SegmentMembership
 from segments.scheduler import segments_refresh
 from segments.services import segment_create
@@ -43,14 +49,78 @@ def test_dependency_keys_name_the_changes_a_tree_reads():
     ]
 
 
-def test_last_activity_depends_on_every_event():
-    tree = {"type": "field", "field": "last_activity_at", "op": "within_last", "value": {"days": 3}}
+def test_last_activity_read_otherwise_than_in_a_window_depends_on_every_event():
+    tree = {
+        "any": [
+            {
+                "type": "field",
+                "field": "last_activity_at",
+                "op": "within_last",
+                "value": {"days": 3},
+            },
+            {"type": "field", "field": "last_activity_at", "op": "after", "value": "2026-01-01"},
+        ]
+    }
 
     keys = dependency_keys(tree)
 
     assert EVERY_EVENT in keys
     assert is_affected(keys, {"event:anything"})
     assert not is_affected(keys, {"tags"})
+
+
+WITHIN_3_DAYS = {
+    "type": "field",
+    "field": "last_activity_at",
+    "op": "within_last",
+    "value": {"days": 3},
+}
+OLDER_THAN_30_DAYS = {
+    "type": "field",
+    "field": "last_activity_at",
+    "op": "older_than",
+    "value": {"days": 30},
+}
+
+
+def test_activity_windows_depend_on_how_long_the_contact_was_idle():
+    keys = dependency_keys({"any": [WITHIN_3_DAYS, {"not": OLDER_THAN_30_DAYS}]})
+
+    assert EVERY_EVENT not in keys
+    assert {"activity:259200", "activity:2592000"} <= set(keys)
+    # an event alone (last_activity_at not advanced: an email.sent, an older event) is not it
+    assert not is_affected(keys, {"event:login"})
+    # idle under a day, or under 3 days: neither window can flip
+    assert not is_affected(keys, {"event:login", activity_change(dt.timedelta(hours=20))})
+    assert not is_affected(keys, {activity_change(dt.timedelta(days=2, hours=23))})
+    # idle 3 days or more: the 3-day window may flip
+    assert is_affected(keys, {activity_change(dt.timedelta(days=3))})
+    assert is_affected(keys, {activity_change(dt.timedelta(days=45))})
+    assert is_affected(keys, {activity_change(None)})  # never active before
+
+
+@pytest.mark.parametrize(
+    ("idle", "kind"),
+    [
+        (dt.timedelta(minutes=5), "activity:3600"),
+        (dt.timedelta(hours=1), "activity:21600"),
+        (dt.timedelta(days=2), "activity:259200"),
+        (dt.timedelta(days=364), "activity:31536000"),
+        (dt.timedelta(days=365), "activity:inf"),
+        (None, "activity:inf"),
+    ],
+)
+def test_idle_time_becomes_the_first_bound_above_it(idle, kind):
+    assert activity_change(idle) == kind
+
+
+def test_a_window_between_bounds_counts_the_whole_class_as_idle_enough():
+    # 10 days falls between the 7- and 14-day bounds: idle 8 days (class "under 14 days")
+    # may be 10 or more, so it counts; idle 6 days (class "under 7 days") cannot
+    keys = dependency_keys({**WITHIN_3_DAYS, "value": {"days": 10}})
+
+    assert is_affected(keys, {activity_change(dt.timedelta(days=8))})
+    assert not is_affected(keys, {activity_change(dt.timedelta(days=6))})
 
 
 def test_change_outside_the_keys_does_not_affect():

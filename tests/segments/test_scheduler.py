@@ -75,7 +75,7 @@ def test_ingested_events_are_pending_for_segments_in_the_ingest_transaction(
     commit cannot lose the change. Only the Celery publish waits for the commit."""
     from contacts.ingest import EventInput, events_ingest
 
-    known = ContactFactory(email="known@example.com")
+    known = ContactFactory(email="known@example.com", last_activity_at=NOW - dt.timedelta(days=2))
     batch = [
         EventInput(name="login", email="known@example.com", occurred_at=NOW),
         EventInput(name="signup", email="new@example.com", occurred_at=NOW),
@@ -84,8 +84,13 @@ def test_ingested_events_are_pending_for_segments_in_the_ingest_transaction(
         events_ingest(events=batch, now=NOW)
         pending = PendingContactChange.objects.values_list("contact_ids", "changes")
         new = Contact.objects.get(email="new@example.com")
+        # each contact's own event, and how long it had been idle at the write (2 days:
+        # under 3 days; the new one: never active)
         assert sorted(pending) == sorted(
-            [([known.pk], ["event:login"]), ([new.pk], ["event:signup"])]
+            [
+                ([known.pk], ["activity:259200", "event:login"]),
+                ([new.pk], ["activity:inf", "event:signup"]),
+            ]
         )
 
     assert [callback.__qualname__ for callback in after_commit] == [

@@ -182,9 +182,10 @@ def test_pending_rows_carry_each_contacts_own_event_kinds():
 
     ids = dict(Contact.objects.values_list("email", "pk"))
     rows = PendingContactChange.objects.values_list("contact_ids", "changes")
+    # never active before, so each also counts as idle for ever
     assert sorted(rows) == [
-        (sorted([ids["ann@example.com"], ids["cat@example.com"]]), ["event:login"]),
-        ([ids["bob@example.com"]], ["event:login", "event:purchase"]),
+        (sorted([ids["ann@example.com"], ids["cat@example.com"]]), ["activity:inf", "event:login"]),
+        ([ids["bob@example.com"]], ["activity:inf", "event:login", "event:purchase"]),
     ]
 
 
@@ -212,17 +213,66 @@ def test_a_contact_that_only_logged_in_is_not_reevaluated_for_purchases():
     assert bought.size == 2  # bob entered; ann was not looked at
 
 
+ACTIVE_THIS_WEEK_IN_FRANCE = {
+    "all": [
+        {"type": "field", "field": "last_activity_at", "op": "within_last", "value": {"days": 7}},
+        {"type": "field", "field": "country", "op": "eq", "value": "FR"},
+    ]
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("batch", [False, True], ids=["single event", "batch"])
+def test_an_event_reevaluates_activity_windows_only_for_contacts_idle_long_enough(batch):
+    """ann (active 2 days ago) and cy (10 days ago) moved to Germany behind the segments'
+    back; a login can flip "active in the last 7 days" for cy only, so only cy is looked at."""
+    old = NOW - dt.timedelta(days=60)
+    ann = ContactFactory(
+        email="ann@example.com",
+        country="FR",
+        created_at=old,
+        last_activity_at=NOW - dt.timedelta(days=2),
+    )
+    cy = ContactFactory(
+        email="cy@example.com",
+        country="FR",
+        created_at=old,
+        last_activity_at=NOW - dt.timedelta(days=10),
+    )
+    segment = segment_create(name="Active in France", conditions=ACTIVE_THIS_WEEK_IN_FRANCE)
+    segment_evaluate(segment=segment, now=NOW)
+    assert segment.memberships.filter(left_at__isnull=True).count() == 1  # ann
+    Contact.objects.filter(pk__in=[ann.pk, cy.pk]).update(country="DE")
+
+    logins = [EventInput(name="login", email=c.email, occurred_at=NOW) for c in (ann, cy)]
+    for chunk in [logins] if batch else [[login] for login in logins]:
+        events_ingest(events=chunk, now=NOW)
+    contact_changes_process_batch(now=NOW + dt.timedelta(seconds=1))
+
+    # ann was not looked at: still in, though in Germany now
+    current = segment.memberships.filter(left_at__isnull=True)
+    assert list(current.values_list("contact_id", flat=True)) == [ann.pk]
+    # what a login from a contact idle long enough does: cy, back in France, enters
+    Contact.objects.filter(pk=cy.pk).update(
+        country="FR", last_activity_at=NOW - dt.timedelta(days=9)
+    )
+    events_ingest(events=[EventInput(name="login", email=cy.email, occurred_at=NOW)], now=NOW)
+    contact_changes_process_batch(now=NOW + dt.timedelta(seconds=2))
+    assert set(current.values_list("contact_id", flat=True)) == {ann.pk, cy.pk}
+
+
 def test_many_kind_sets_share_a_bounded_number_of_pending_rows(db):
-    events = {contact_id: [(contact_id, f"event{contact_id}")] for contact_id in range(1, 21)}
+    count = MAX_PENDING_ROWS_PER_WRITE + 10
+    events = {i: [(i, f"event{i}")] for i in range(1, count + 1)}
 
     contact_changes_record(
-        contact_ids=events, changes={f"event:event{i}" for i in range(1, 21)}, events=events
+        contact_ids=events, changes={f"event:event{i}" for i in events}, events=events, activity={}
     )
 
     rows = list(PendingContactChange.objects.values_list("contact_ids", "changes"))
     assert len(rows) == MAX_PENDING_ROWS_PER_WRITE
     covered = {contact_id: set(changes) for ids, changes in rows for contact_id in ids}
-    assert sorted(covered) == list(range(1, 21))
+    assert sorted(covered) == list(range(1, count + 1))
     assert all(f"event:event{contact_id}" in covered[contact_id] for contact_id in covered)
 
 
