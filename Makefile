@@ -49,8 +49,11 @@ test: install browser lint
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) \
 	  DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/pytest $(PYTEST_ARGS)
 
+# Ingestion bench (docs/benchmarks.md). Celery publishes to Redis as in production, on a scratch
+# database (BENCH_BROKER_URL; set it empty for a throw-away filesystem queue).
 bench: install
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/segflow_bench} \
+	  BENCH_BROKER_URL=$${BENCH_BROKER_URL-redis://127.0.0.1:6379/15} \
 	  $(BIN)/python bench/ingest.py $(BENCH_ARGS)
 
 # Segment evaluation bench (docs/benchmarks.md): generates 1M contacts / 20M events once into

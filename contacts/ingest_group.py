@@ -1,9 +1,10 @@
 """Group commit of single-event POSTs: concurrent requests of one process share a transaction.
 
-Every single POST must commit before its 202, and a commit (a WAL flush, the receivers' rows,
-the wake-up checks after it) costs about as much as the rest of the request: one commit per
-request caps the single POST at about half a bare Django view's rate. With several request
-threads per process (gunicorn gthread), `event_store` lets them share it, leader/follower
+Every single POST must commit before its 202. Per commit the app pays a WAL flush, a round
+trip per receiver row (segments', scoring's, flows' pending rows) and one to three wake-up
+checks on Redis after it; a group pays them once for all its events (the batch path: about
+nine statements for a group instead of about six per event). With several request threads per
+process (gunicorn gthread), `event_store` lets concurrent requests share them, leader/follower
 style, without a thread of its own:
 
 * a request queues its parsed event; if no leader is active it becomes the leader, takes
