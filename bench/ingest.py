@@ -112,6 +112,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--inprocess-singles", type=int, default=1000)
     # The README's production command: 4 sync workers. Since the batch path got cheaper they
     # beat 3 x 4 gthread (one GIL per 4 threads) at batches, and single events keep p99 < 10 ms.
+    # gthread lets single POSTs share commits (contacts.ingest_group), but on 2 cores neither
+    # 4 x 4 nor 2 x 8 paid: batch / COPY 44 % and 38 % against 58 %, and the single POST's share
+    # of the bare view (which keep-alive speeds up too) no higher (2026-11-29).
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--worker-class", default="sync")
     parser.add_argument("--threads", type=int, default=1)
