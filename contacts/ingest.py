@@ -70,7 +70,7 @@ def _ingest_attempt(
 
 def _ingest(events: Sequence[EventInput], source: str, now: dt.datetime) -> list[StoredEvent]:
     with transaction.atomic():
-        contact_ids = _resolve_contacts(events, now)
+        contact_ids, activity_before = _resolve_contacts(events, now)
         if connection.vendor == "postgresql":
             stored = _insert_events_postgresql(events, contact_ids, source, now)
         else:
@@ -87,7 +87,7 @@ def _ingest(events: Sequence[EventInput], source: str, now: dt.datetime) -> list
             stored_by_contact,
             changes,
             events=stored_by_contact,
-            activity=_activity_advanced(latest, now),
+            activity=_activity_advanced(latest, activity_before, now),
         )
         # Last: its row locks make concurrent batches for the same contacts wait until commit.
         _advance_last_activity(latest)
@@ -139,9 +139,14 @@ def _contacts_lookup(external_ids: set[str], emails: set[str]) -> list[tuple]:
     if not external_ids and not emails:
         return []
     if connection.vendor == "postgresql":
-        return ingest_postgresql.contacts_by_identity(external_ids=external_ids, emails=emails)
+        return ingest_postgresql.contacts_by_identity(
+            external_ids=external_ids, emails=emails, last_activity=True
+        )
     query = Q(external_id__in=external_ids) | Q(email__in=emails)
-    return list(Contact.objects.filter(query).values_list("pk", "email", "external_id"))
+    rows = Contact.objects.filter(query).values_list(
+        "pk", "email", "external_id", "last_activity_at"
+    )
+    return [(*row[:3], None if row[3] is None else row[3].timestamp()) for row in rows]
 
 
 def _contacts_create(identities: list[tuple[str | None, str | None]], now: dt.datetime) -> list:
@@ -156,20 +161,26 @@ def _contacts_create(identities: list[tuple[str | None, str | None]], now: dt.da
     return []  # SQLite does not say which rows it inserted: the caller reads them all back
 
 
-def _resolve_contacts(events: Sequence[EventInput], now: dt.datetime) -> list[int]:
+def _resolve_contacts(
+    events: Sequence[EventInput], now: dt.datetime
+) -> tuple[list[int], dict[int, float | None]]:
     """Contact id per event: external_id identifies first, then email; unknown ones are
-    created (a concurrent creator wins through the unique indexes, and we re-read)."""
+    created (a concurrent creator wins through the unique indexes, and we re-read). Also
+    each contact's last_activity_at as read, in Unix seconds (None for those created)."""
     by_external: dict[str, int] = {}
     by_email: dict[str, int] = {}
     external_of: dict[int, str | None] = {}
+    last_activity: dict[int, float | None] = {}
 
     def remember(rows: list[tuple]) -> None:
-        for pk, email, external_id in rows:
+        # lookups give (id, email, external_id, last_activity_at); creations the first three
+        for pk, email, external_id, *read in rows:
             if external_id:
                 by_external[external_id] = pk
             if email:
                 by_email[email] = pk
             external_of[pk] = external_id
+            last_activity[pk] = read[0] if read else None
 
     remember(
         _contacts_lookup(
@@ -233,7 +244,7 @@ def _resolve_contacts(events: Sequence[EventInput], now: dt.datetime) -> list[in
         if pk is None:
             raise RuntimeError(f"contact for event {event.name!r} could not be resolved")
         ids.append(pk)
-    return ids
+    return ids, last_activity
 
 
 def _insert_events_postgresql(events, contact_ids, source, now) -> list[StoredEvent]:
@@ -344,24 +355,22 @@ def _latest_activity(fresh: list[tuple[EventInput, StoredEvent]]) -> dict[int, d
 
 
 def _activity_advanced(
-    latest: dict[int, dt.datetime], now: dt.datetime
+    latest: dict[int, dt.datetime], before: dict[int, float | None], now: dt.datetime
 ) -> dict[int, dt.timedelta | None]:
     """{contact id: how long it had been idle at `now`, None if never active} of the contacts
-    whose last_activity_at `latest` moves forward (contacts_changed's `activity`). Read
-    without a lock before the update: a concurrent writer may have moved it meanwhile, which
-    only makes a contact look idler than it was (re-evaluated for more, never for less)."""
-    if not latest:
-        return {}
-    if connection.vendor == "postgresql":
-        before = ingest_postgresql.contacts_last_activity(contact_ids=sorted(latest))
-    else:
-        rows = Contact.objects.filter(pk__in=list(latest)).values_list("pk", "last_activity_at")
-        before = dict(rows)
-    return {
-        pk: None if before.get(pk) is None else now - before[pk]
-        for pk, at in latest.items()
-        if before.get(pk) is None or before[pk] < at
-    }
+    whose last_activity_at `latest` moves forward (contacts_changed's `activity`), from
+    `before`, the values (Unix seconds) the contacts' lookup read without a lock: a concurrent
+    writer may have moved one meanwhile, which only makes that contact look idler than it
+    was, so it is re-evaluated for more, never for less."""
+    advanced: dict[int, dt.timedelta | None] = {}
+    now_seconds = now.timestamp()
+    for pk, at in latest.items():
+        previous = before.get(pk)
+        if previous is None:
+            advanced[pk] = None
+        elif previous < at.timestamp():
+            advanced[pk] = dt.timedelta(seconds=now_seconds - previous)
+    return advanced
 
 
 def _advance_last_activity(latest: dict[int, dt.datetime]) -> None:
