@@ -1,6 +1,7 @@
 """What a segment depends on: the contact changes that can move its members (stored on the
 segment when saved) and the other segments it reads (evaluated before it)."""
 
+import bisect
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
@@ -60,15 +61,15 @@ def dependency_keys(tree: object) -> list[str]:
     return sorted(keys)
 
 
+_ACTIVITY_KINDS = [f"{ACTIVITY}{bound}" for bound in ACTIVITY_IDLE_BOUNDS] + [ACTIVITY_UNBOUNDED]
+
+
 def activity_change(idle: dt.timedelta | None) -> str:
     """The change kind of a contact whose last_activity_at an event advanced, after `idle`
     without activity (None: never active before)."""
-    if idle is not None:
-        seconds = idle.total_seconds()
-        for bound in ACTIVITY_IDLE_BOUNDS:
-            if seconds < bound:
-                return f"{ACTIVITY}{bound}"
-    return ACTIVITY_UNBOUNDED
+    if idle is None:
+        return ACTIVITY_UNBOUNDED
+    return _ACTIVITY_KINDS[bisect.bisect_right(ACTIVITY_IDLE_BOUNDS, idle.total_seconds())]
 
 
 def is_affected(keys: Iterable[str], changes: Iterable[str]) -> bool:
