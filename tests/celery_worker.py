@@ -34,6 +34,25 @@ def database_url_for_tests() -> str:
     return f"postgres://{credentials}{host}:{port}/{quote(database['NAME'])}"
 
 
+def app_subprocess_environment(*, var_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of an app subprocess (a server, a child process of a test) on the test
+    database, whose Celery wake-ups go to a filesystem broker of its own under `var_dir`: no
+    worker reads them, and the suite's Redis stays out of it."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("DATABASE_")
+        and key not in {"DJANGO_SETTINGS_MODULE", "CELERY_BROKER_URL", "REDIS_URL"}
+    }
+    env.update(
+        DATABASE_URL=database_url_for_tests(),
+        SEGFLOW_VAR_DIR=str(var_dir),
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
+    return env
+
+
 class CeleryWorkerProcess:
     """One worker subprocess (in its own process group, so a kill takes its pool too)."""
 

@@ -5,7 +5,6 @@ Before the pool, each request thread kept a persistent connection: 52 to 89 of P
 100 under load, then HTML 500 "too many clients already".
 """
 
-import os
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from django.db import connection
 
 from contacts.api_keys import api_key_create
 from contacts.models import Contact
-from tests.celery_worker import database_url_for_tests
+from tests.celery_worker import app_subprocess_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUESTS = 200
@@ -38,19 +37,7 @@ def _free_port() -> int:
 def _dev_server(log: Path):
     """`manage.py runserver --noreload` as Procfile.dev starts it, on the test database."""
     port = _free_port()
-    # Its wake-ups go to a filesystem broker of its own: no worker reads them, and the
-    # suite's Redis stays out of it.
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("DATABASE_")
-        and key not in {"DJANGO_SETTINGS_MODULE", "CELERY_BROKER_URL", "REDIS_URL"}
-    }
-    env.update(
-        DATABASE_URL=database_url_for_tests(),
-        SEGFLOW_VAR_DIR=str(log.parent / "var"),
-        PYTHONUNBUFFERED="1",
-    )
+    env = app_subprocess_environment(var_dir=log.parent / "var")
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],

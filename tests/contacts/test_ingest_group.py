@@ -22,7 +22,7 @@ from django.test import Client
 from contacts import ingest_group
 from contacts.api_keys import api_key_create
 from contacts.models import Event
-from tests.celery_worker import database_url_for_tests
+from tests.celery_worker import app_subprocess_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -227,19 +227,11 @@ for thread in threads:
 def test_a_process_killed_mid_group_answered_only_what_it_committed(tmp_path):
     _, raw_key = api_key_create(name="kill")
     total = 6
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("DATABASE_")
-        and key not in {"DJANGO_SETTINGS_MODULE", "CELERY_BROKER_URL", "REDIS_URL"}
-    }
-    env.update(
-        DATABASE_URL=database_url_for_tests(),
+    env = app_subprocess_environment(
+        var_dir=tmp_path / "var",  # its wake-ups go to a filesystem queue
         DJANGO_SETTINGS_MODULE="segflow.settings",
-        SEGFLOW_VAR_DIR=str(tmp_path / "var"),  # its wake-ups go to a filesystem queue
         GROUP_KILL_API_KEY=raw_key,
         GROUP_KILL_REQUESTS=str(total),
-        PYTHONUNBUFFERED="1",
     )
     child = subprocess.Popen(
         [sys.executable, "-c", _CHILD],
