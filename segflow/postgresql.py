@@ -21,11 +21,12 @@ def binary_cursor():
 
 @contextmanager
 def prepared_at_once():
-    """Statements executed inside are prepared on the server at their first execution (psycopg
-    prepares a statement after five by default) and planned once per connection when the
-    transaction also sets plan_cache_mode = force_generic_plan. For large statements run
-    often with new parameters, whose planning costs more than their execution. Applies to
-    server-side-binding cursors (binary_cursor); Django's own cursors never prepare."""
+    """Statements executed inside are prepared on the server at their first execution and
+    reused by later executions inside this block (Django turns psycopg's preparing off for
+    its connections), planned once per connection when the transaction also sets
+    plan_cache_mode = force_generic_plan. For large statements run often with new
+    parameters, whose planning costs more than their execution. Applies to server-side-
+    binding cursors (binary_cursor); Django's own cursors never prepare."""
     connection.ensure_connection()
     raw = connection.connection
     threshold = raw.prepare_threshold
