@@ -493,3 +493,28 @@ def test_a_tree_whose_bounds_are_days_is_compiled_afresh_each_time():
         assert batch_evaluation.matching_sql(
             tree, now=now, fields=fields, fields_key=key
         ) == batch_evaluation._compiled(tree, now=now, fields=fields)
+
+
+@pytest.mark.postgresql
+def test_batches_reuse_one_generic_plan_per_connection():
+    # given: two segments, one of which the changes concern
+    contacts = ContactFactory.create_batch(4, country="FR", created_at=NOW - dt.timedelta(days=1))
+    france = evaluated_segment("France", IN_FRANCE)
+    evaluated_segment("VIP", VIP)
+
+    # when: three batches of country changes, each for other contacts
+    for contact in contacts[:3]:
+        Contact.objects.filter(pk=contact.pk).update(country="DE")
+        contact_changes_record(contact_ids=[contact.pk], changes=["field:country"])
+        contact_changes_process_batch(now=LATER)
+
+    # then: one prepared statement served them all, planned once (generic), and it was right
+    with connection.cursor() as cursor:
+        # (this connection may hold other tests' batch statements: theirs name other ids)
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE %s",
+            [f"%SELECT {france.pk}::bigint AS segment_id%"],
+        )
+        assert cursor.fetchall() == [(3, 0)]
+    assert members(france) == {contacts[3].pk}
