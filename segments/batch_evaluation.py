@@ -21,6 +21,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Mapping
 
+from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connection, transaction
 
 from contacts.field_types import field_definitions
@@ -28,6 +29,7 @@ from contacts.models import Contact
 from segflow.postgresql import binary_cursor, prepared_at_once
 from segments.compiler import compile_conditions
 from segments.evaluation import EvaluationResult
+from segments.event_facts import FACTS_ALIAS, EventFact, facts_sql
 from segments.membership_diff import ENTERED, LEFT, MEMBERSHIP, TRANSITION
 from segments.models import Segment, SegmentDailyStats
 
@@ -40,8 +42,19 @@ logger = logging.getLogger(__name__)
 # segments), and no read of the table's scattered pages. A grouping rather than joins: the
 # statement runs on a generic plan (prepared, see _evaluate), whose default row estimates
 # could otherwise pick a nested loop over the CTEs.
+_CONTACT = f'"{Contact._meta.db_table}"'
+_ID = '"id"'
 _DIFF_SQL = f"""
-WITH matched AS MATERIALIZED ({{matched}}),
+WITH facts AS MATERIALIZED ({{facts}}),
+matched AS MATERIALIZED (
+    SELECT pair.segment_id, scope.contact_id
+    FROM unnest(%s::bigint[], %s::varbit[]) AS scope(contact_id, segments)
+    JOIN {_CONTACT} ON {_CONTACT}.id = scope.contact_id
+    JOIN facts AS {FACTS_ALIAS} ON {FACTS_ALIAS}.contact_id = scope.contact_id
+    CROSS JOIN LATERAL unnest(%s::bigint[], ARRAY[{{conditions}}]::boolean[])
+        AS pair(segment_id, matches)
+    WHERE pair.matches
+),
 rows AS (
     SELECT segment_id, contact_id, true AS matches, false AS stays, true AS in_scope
     FROM matched
@@ -100,20 +113,24 @@ ON CONFLICT (segment_id, day) DO UPDATE SET
 """
 
 
-# Compiled matching queries by (conditions, custom field types): (SQL, params at _BASE, and
-# per param its offset from `now` when it is `now` shifted by a constant, else None).
-# Compiling a tree through the ORM costs 1-3 ms, most of a batch's time over 100 segments.
-_TEMPLATES: dict[tuple[str, tuple], tuple[str, list, list] | None] = {}
+# Compiled conditions by (conditions, custom field types): a boolean SQL expression over the
+# contacts row and the facts row, its params at _BASE, per param its offset from `now` when it
+# is `now` shifted by a constant (else None), and the facts it reads. None when the params
+# move otherwise with `now` (e.g. a date field's window, whose bound is a day): compiled afresh
+# for each batch then. Compiling a tree through the ORM costs 1-3 ms, most of a batch's time
+# over 100 segments.
+_TEMPLATES: dict[tuple[str, tuple], tuple[str, list, list, tuple[EventFact, ...]] | None] = {}
 _TEMPLATES_MAX = 2_000
 _BASE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 _SHIFT = dt.timedelta(days=1, hours=1, seconds=1, microseconds=1)
 
 
-def matching_sql(conditions, *, now: dt.datetime, fields: Mapping, fields_key: tuple):
-    """(SQL, params) of the contact ids the tree matches at `now`: compiled once per tree
-    and reused with the params moved to `now`, when the tree's only clock-dependent params
-    are instants at a fixed distance from it (relative windows); compiled afresh otherwise
-    (e.g. a date field's window, whose bound is a day)."""
+def matching_condition(
+    conditions, *, now: dt.datetime, fields: Mapping, fields_key: tuple
+) -> tuple[str, list, tuple[EventFact, ...]]:
+    """(SQL, params, facts read) of the tree as a condition on the contacts row beside its
+    facts row: compiled once per tree and reused with the params moved to `now` when the
+    tree's only clock-dependent params are instants at a fixed distance from it."""
     key = (json.dumps(conditions, sort_keys=True), fields_key)
     if key not in _TEMPLATES:
         if len(_TEMPLATES) >= _TEMPLATES_MAX:
@@ -122,25 +139,43 @@ def matching_sql(conditions, *, now: dt.datetime, fields: Mapping, fields_key: t
     template = _TEMPLATES[key]
     if template is None:
         return _compiled(conditions, now=now, fields=fields)
-    sql, params, offsets = template
-    return sql, [
+    sql, params, offsets, facts = template
+    moved = [
         param if offset is None else now + offset
         for param, offset in zip(params, offsets, strict=True)
     ]
+    return sql, moved, facts
 
 
-def _compiled(conditions, *, now: dt.datetime, fields: Mapping) -> tuple[str, list]:
+def _compiled(
+    conditions, *, now: dt.datetime, fields: Mapping
+) -> tuple[str, list, tuple[EventFact, ...]]:
+    facts: dict[str, EventFact] = {}
+    query = Contact.objects.filter(
+        compile_conditions(conditions, now=now, fields=fields, facts=facts)
+    ).query
+    compiler = query.get_compiler(connection=connection)
+    compiler.pre_sql_setup()
+    if len(query.alias_map) == 1:  # a plain filter of the contacts row: its WHERE
+        try:
+            sql, params = compiler.compile(compiler.where)
+        except EmptyResultSet:
+            return "false", [], ()
+        except FullResultSet:
+            return "true", [], ()
+        return f"({sql})", list(params), tuple(facts.values())
+    # Not a plain filter of the contacts row (a join): the matching ids, without facts.
     ids = Contact.objects.filter(compile_conditions(conditions, now=now, fields=fields))
-    ids = ids.order_by().values("id")
-    if len(ids.query.alias_map) > 1:
-        ids = ids.distinct()  # a join could repeat a contact
-    sql, params = ids.query.sql_with_params()
-    return sql, list(params)
+    try:
+        sql, params = ids.order_by().values("id").distinct().query.sql_with_params()
+    except EmptyResultSet:
+        return "false", [], ()
+    return f"{_CONTACT}.{_ID} IN ({sql})", list(params), ()
 
 
-def _template(conditions, fields: Mapping) -> tuple[str, list, list] | None:
-    sql, params = _compiled(conditions, now=_BASE, fields=fields)
-    shifted_sql, shifted = _compiled(conditions, now=_BASE + _SHIFT, fields=fields)
+def _template(conditions, fields: Mapping) -> tuple[str, list, list, tuple] | None:
+    sql, params, facts = _compiled(conditions, now=_BASE, fields=fields)
+    shifted_sql, shifted, _ = _compiled(conditions, now=_BASE + _SHIFT, fields=fields)
     if shifted_sql != sql or len(shifted) != len(params):
         return None
     offsets = []
@@ -151,7 +186,7 @@ def _template(conditions, fields: Mapping) -> tuple[str, list, list] | None:
             offsets.append(param - _BASE)
         else:
             return None
-    return sql, params, offsets
+    return sql, params, offsets, facts
 
 
 def _array_literal(ids: list[int]) -> str:
@@ -197,30 +232,54 @@ def _evaluate(
     evaluated = {segment.pk for segment in locked}
     fields = field_definitions()
     fields_key = tuple(sorted((key, field.type) for key, field in fields.items()))
-    branches, params, pair_segments, pair_contacts = [], [], [], []
+    segment_ids, conditions_sql, conditions_params = [], [], []
+    pair_segments, pair_contacts = [], []
+    facts: dict[str, EventFact] = {}
     for segment_id in sorted(conditions):
         contact_ids = sorted(scopes[segment_id]) if segment_id in evaluated else []
         try:
-            sql, branch_params = matching_sql(
+            sql, params, read = matching_condition(
                 conditions[segment_id], now=now, fields=fields, fields_key=fields_key
             )
         except Exception:
             if contact_ids:
                 raise  # evaluated one by one, a broken segment is marked failed
             continue  # not this batch's to evaluate: its failure must not fail the batch
-        branches.append(
-            f"SELECT {int(segment_id)}::bigint AS segment_id, id AS contact_id FROM ({sql}) AS m "
-            f"WHERE id = ANY(%s::bigint[])"
-        )
-        params += [*branch_params, _array_literal(contact_ids)]
+        # The scope first, one bit of the contact's (an array lookup): SQL evaluates AND's
+        # operands in order and stops at the first false, so a contact out of the segment's
+        # scope costs nothing more.
+        conditions_sql.append(f"(get_bit(scope.segments, {len(segment_ids)}) = 1 AND {sql})")
+        segment_ids.append(segment_id)
+        conditions_params += params
+        facts.update((fact.column, fact) for fact in read)
         pair_segments += [segment_id] * len(contact_ids)
         pair_contacts += contact_ids
-    sql = _DIFF_SQL.format(matched="\nUNION ALL\n".join(branches))
-    batch_contacts = _array_literal(sorted(set(pair_contacts)))
+    batch = sorted(set(pair_contacts))
+    in_scope = {contact_id: ["0"] * len(segment_ids) for contact_id in batch}
+    position = {segment_id: index for index, segment_id in enumerate(segment_ids)}
+    for segment_id, contact_id in zip(pair_segments, pair_contacts, strict=True):
+        in_scope[contact_id][position[segment_id]] = "1"
+    batch_contacts = _array_literal(batch)
+    ordered_facts = [facts[column] for column in sorted(facts)]  # the same text every batch
+    facts_select, facts_params = facts_sql(ordered_facts, now=now, batch=batch_contacts)
+    sql = _DIFF_SQL.format(facts=facts_select, conditions=",\n".join(conditions_sql))
     pairs = [_array_literal(pair_segments), _array_literal(pair_contacts)]
+    params = [
+        *facts_params,
+        batch_contacts,
+        "{" + ",".join("".join(in_scope[contact_id]) for contact_id in batch) + "}",
+        _array_literal(segment_ids),
+        *conditions_params,
+        batch_contacts,
+        *pairs,
+        now,
+        now,
+        now,
+        now,
+    ]
     with binary_cursor() as cursor, prepared_at_once():
         cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        cursor.execute(sql, [*params, batch_contacts, *pairs, now, now, now, now])
+        cursor.execute(sql, params)
         moves = cursor.fetchall()
         cursor.execute("SET LOCAL plan_cache_mode = DEFAULT")
 

@@ -21,7 +21,14 @@ from django.db.models.lookups import Exact
 from contacts.builtins import BUILTIN_FIELD_TYPES
 from contacts.field_types import field_definitions
 from contacts.models import ContactSubscription, ContactTag, CustomField, SubscriptionTopic
-from segments.event_conditions import email_condition_q, event_condition_q
+from segments.event_conditions import (
+    EMAIL_ID_PROPERTIES,
+    email_condition_q,
+    email_fact_q,
+    event_condition_q,
+    event_fact_q,
+)
+from segments.event_facts import Facts
 from segments.field_conditions import field_condition_q
 from segments.models import SegmentMembership
 from segments.sql import FALSE, TRUE
@@ -29,17 +36,31 @@ from segments.tree import iter_conditions
 
 
 def compile_conditions(
-    tree: Mapping, *, now: dt.datetime, fields: Mapping[str, CustomField] | None = None
+    tree: Mapping,
+    *,
+    now: dt.datetime,
+    fields: Mapping[str, CustomField] | None = None,
+    facts: Facts | None = None,
 ) -> Q:
     """`now` resolves relative windows; `fields` (custom field definitions by key) saves the
-    query that loads them when the tree reads custom fields."""
-    context = CompileContext(now=now, fields=fields, tree=tree)
+    query that loads them when the tree reads custom fields. With `facts` (a dict, filled
+    here), event and email conditions without property filters read the columns of a facts
+    row (segments.event_facts) that the caller's statement must provide."""
+    context = CompileContext(now=now, fields=fields, tree=tree, facts=facts)
     return context.node(tree)
 
 
 class CompileContext:
-    def __init__(self, *, now: dt.datetime, fields: Mapping | None, tree: Mapping):
+    def __init__(
+        self,
+        *,
+        now: dt.datetime,
+        fields: Mapping | None,
+        tree: Mapping,
+        facts: Facts | None = None,
+    ):
         self.now = now if now.tzinfo is not None else now.replace(tzinfo=dt.UTC)
+        self.facts = facts
         if fields is None:
             reads_custom = any(
                 node.get("type") == "field" and node.get("field") not in BUILTIN_FIELD_TYPES
@@ -119,10 +140,14 @@ def _field(node: Mapping, context: CompileContext) -> Q:
 
 
 def _event(node: Mapping, context: CompileContext) -> Q:
+    if context.facts is not None and not node.get("where"):
+        return event_fact_q(node, context.facts)
     return event_condition_q(node, now=context.now, semi_join=not context.narrowed)
 
 
 def _email(node: Mapping, context: CompileContext) -> Q:
+    if context.facts is not None and all(node.get(key) is None for key in EMAIL_ID_PROPERTIES):
+        return email_fact_q(node, context.facts)
     return email_condition_q(node, now=context.now)
 
 

@@ -10,6 +10,7 @@ from django.db.models.lookups import Exact
 
 from contacts.models import Event
 from segments import operators as ops
+from segments.event_facts import Facts, event_fact, fact_count_q
 from segments.field_conditions import property_filter_q
 from segments.sql import TRUE, JsonValue
 
@@ -82,6 +83,13 @@ def event_condition_q(node: Mapping, *, now: dt.datetime, semi_join: bool = Fals
     return performed if node["op"] == "performed" else ~performed
 
 
+def event_fact_q(node: Mapping, facts: Facts) -> Q:
+    """event_condition_q of a node without `where`, read from the batch's facts."""
+    fact = event_fact(node["event"], node.get("within"))
+    performed = fact_count_q(fact, node.get("count") or DEFAULT_COUNT, facts)
+    return performed if node["op"] == "performed" else ~performed
+
+
 # The property keys an email.* event may carry its template / flow id under: Segflow's own
 # events (sent, opened, clicked, ESP webhooks) say template_id / flow_id; events posted
 # through the API may say template / flow.
@@ -105,4 +113,11 @@ def email_events(node: Mapping, *, now: dt.datetime) -> QuerySet[Event]:
 def email_condition_q(node: Mapping, *, now: dt.datetime) -> Q:
     _, negated = ops.EMAIL_OPS[node["op"]]
     happened = Q(Exists(email_events(node, now=now)))
+    return ~happened if negated else happened
+
+
+def email_fact_q(node: Mapping, facts: Facts) -> Q:
+    """email_condition_q of a node without template or flow, read from the batch's facts."""
+    name, negated = ops.EMAIL_OPS[node["op"]]
+    happened = fact_count_q(event_fact(name, node.get("within")), DEFAULT_COUNT, facts)
     return ~happened if negated else happened

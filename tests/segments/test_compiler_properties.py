@@ -1,7 +1,8 @@
 """Property test: for random contacts, events, tags, subscriptions, memberships and random
 condition trees, the compiled SQL on PostgreSQL selects exactly the contacts that the
 independent Python evaluator (tests/segments/reference.py) selects; `{"not": tree}` selects
-exactly the others, and explain gives every contact the same verdict."""
+exactly the others, explain gives every contact the same verdict, and so does the batched
+incremental evaluation (which reads event facts instead of probing events per condition)."""
 
 import datetime as dt
 import os
@@ -21,6 +22,7 @@ from contacts.models import (
     SubscriptionTopic,
     Tag,
 )
+from segments.batch_evaluation import segments_evaluate_contacts
 from segments.compiler import compile_conditions
 from segments.explain import explain_contact
 from segments.models import Segment, SegmentMembership
@@ -470,6 +472,7 @@ def test_compiled_sql_selects_what_the_reference_evaluator_selects(tree, data):
         )
 
         expected = {contact.pk for contact in snapshot if evaluate(tree, contact, world, NOW)}
+        batched, batched_complement = _batched_matches(tree, [contact.pk for contact in snapshot])
         explained = {
             contact.pk
             for contact in snapshot
@@ -479,3 +482,30 @@ def test_compiled_sql_selects_what_the_reference_evaluator_selects(tree, data):
     assert selected == expected
     assert explained == expected
     assert complement == {contact.pk for contact in snapshot} - expected
+    assert batched == expected
+    assert batched_complement == {contact.pk for contact in snapshot} - expected
+
+
+def _batched_matches(tree, contact_ids: list[int]) -> tuple[set[int], set[int]]:
+    """The tree's and its complement's members after the batched incremental evaluation
+    (event facts instead of per-contact probes) of every contact, from no members."""
+    segments = {
+        segment.pk: segment
+        for segment in (
+            Segment.objects.create(name="batched", conditions=tree),
+            Segment.objects.create(name="batched complement", conditions={"not": tree}),
+        )
+    }
+    results = segments_evaluate_contacts(
+        scopes={pk: set(contact_ids) for pk in segments},
+        segments={pk: segment.conditions for pk, segment in segments.items()},
+        now=NOW,
+    )
+    assert results is not None, "the batched statement failed"
+    members = [
+        set(
+            SegmentMembership.objects.current().filter(segment=pk).values_list("contact", flat=True)
+        )
+        for pk in segments
+    ]
+    return members[0], members[1]
