@@ -43,6 +43,7 @@ from automation.trigger_watch import (
     watched_names,
 )
 from contacts.models import Event
+from contacts.single_event_writes import SingleEventWrite
 from segflow.queue import task_publish, wake_on_commit
 from segments.feed import transitions_claim
 from segments.field_conditions import property_filter_q
@@ -85,6 +86,24 @@ SELECT event_id, contact_id, name, %s
 FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS t(event_id, contact_id, name)
 ON CONFLICT (event_id) DO NOTHING
 """
+
+
+_SINGLE_EVENT_SQL = (
+    f"INSERT INTO {PendingFlowEvent._meta.db_table} (event_id, contact_id, name, created_at) "
+    "SELECT event_id, contact_id, %(automation_name)s, %(automation_now)s FROM outcome "
+    "ON CONFLICT (event_id) DO NOTHING"
+)
+
+
+def single_event_write(*, name: str, now: dt.datetime) -> SingleEventWrite | None:
+    """on_contacts_changed's part when one event is stored (contacts.single_event_writes)."""
+    if name not in watched_names():
+        return None
+    return SingleEventWrite(
+        sql=_SINGLE_EVENT_SQL,
+        params={"automation_name": name, "automation_now": now},
+        wake=FLOW_EVENTS_TASK,
+    )
 
 
 def pending_flow_events_insert(rows: Sequence[tuple[int, int, str]]) -> None:

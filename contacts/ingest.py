@@ -10,6 +10,7 @@ contacts.ingest_postgresql; the portable paths here serve the embedded SQLite de
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
@@ -19,6 +20,8 @@ from contacts import ingest_postgresql
 from contacts.event_input import EventInput, event_parse
 from contacts.models import Contact, Event
 from contacts.signals import notify_contacts_changed
+from contacts.single_event_writes import SingleEventWrite, single_event_writes
+from segflow.queue import wake_on_commit
 
 __all__ = ["MAX_BATCH", "NOT_ACTIVITY", "EventInput", "StoredEvent", "event_parse", "events_ingest"]
 
@@ -61,8 +64,12 @@ def _ingest_attempt(
     events: Sequence[EventInput], source: str, now: dt.datetime
 ) -> list[StoredEvent]:
     if len(events) == 1 and connection.vendor == "postgresql":
-        with transaction.atomic():
-            stored = _ingest_one(events[0], source, now)
+        writes = single_event_writes(name=events[0].name, now=now)
+        if writes is None:  # a receiver without a writer: the signal's path
+            with transaction.atomic():
+                stored = _ingest_one(events[0], source, now)
+        else:  # one statement, its own transaction (or part of the caller's)
+            stored = _ingest_one(events[0], source, now, writes=writes)
         if stored is not None:
             return [stored]
     return _ingest(events, source, now)
@@ -94,11 +101,21 @@ def _ingest(events: Sequence[EventInput], source: str, now: dt.datetime) -> list
     return stored
 
 
-def _ingest_one(event: EventInput, source: str, now: dt.datetime) -> StoredEvent | None:
+def _ingest_one(
+    event: EventInput,
+    source: str,
+    now: dt.datetime,
+    *,
+    writes: Sequence[SingleEventWrite] | None = None,
+) -> StoredEvent | None:
     """The single-event API's case in one statement instead of up to nine round trips: the
     contact found by its identity, or created when the event names one identity only. None
     when the general path must run: an email given with an unknown external_id (it may link
-    the email's contact or create one), or a contact another transaction created meanwhile."""
+    the email's contact or create one), or a contact another transaction created meanwhile.
+
+    With `writes` (contacts.single_event_writes), the receivers' rows are written by that
+    statement and contacts_changed is not sent; without, it is sent (the caller's
+    transaction must then hold the statement and the receivers' writes together)."""
     if event.external_id:
         column, identity = "external_id", event.external_id
     elif event.email:
@@ -116,6 +133,7 @@ def _ingest_one(event: EventInput, source: str, now: dt.datetime) -> StoredEvent
         is_activity=event.name not in NOT_ACTIVITY,
         source=source,
         received_at=now,
+        writes=writes or (),
     )
     if contact_id is None:
         return None
@@ -126,6 +144,9 @@ def _ingest_one(event: EventInput, source: str, now: dt.datetime) -> StoredEvent
             .first()
         )
         return StoredEvent(existing, contact_id, duplicate=True) if existing else None
+    if writes is not None:
+        _after_single_event_writes(writes, contact_id)
+        return StoredEvent(event_id, contact_id, duplicate=False)
     notify_contacts_changed(
         [contact_id],
         [f"event:{event.name}"],
@@ -133,6 +154,16 @@ def _ingest_one(event: EventInput, source: str, now: dt.datetime) -> StoredEvent
         activity={contact_id: None if previous is None else now - previous} if advanced else {},
     )
     return StoredEvent(event_id, contact_id, duplicate=False)
+
+
+def _after_single_event_writes(writes: Sequence[SingleEventWrite], contact_id: int) -> None:
+    """What the receivers do once their rows commit: wake their workers (one round trip for
+    all of them) and their own follow-ups. At once under autocommit: the statement was the
+    transaction."""
+    wake_on_commit(*(write.wake for write in writes if write.wake))
+    for write in writes:
+        if write.after_commit is not None:
+            transaction.on_commit(partial(write.after_commit, contact_id))
 
 
 def _contacts_lookup(external_ids: set[str], emails: set[str]) -> list[tuple]:

@@ -16,7 +16,8 @@ from collections.abc import Iterable, Sequence
 from django.db import connection
 
 from contacts.models import Contact
-from segflow.postgresql import binary_cursor
+from contacts.single_event_writes import SingleEventWrite
+from segflow.postgresql import binary_cursor, prepared_at_once
 
 # One index probe per identity, whatever the statistics say: with `email = ANY(..) OR
 # external_id = ANY(..)` the planner picked a sequential scan of all contacts on the bench
@@ -187,7 +188,9 @@ def contacts_advance_last_activity(*, latest: dict[int, dt.datetime]) -> None:
 # cannot see a contact its own INSERT made, so a created contact gets last_activity_at in
 # that INSERT. No contact id comes back when the contact is unknown and not created (or was
 # created meanwhile by another transaction), and nothing is written: the caller then takes
-# the general path, which creates, links and re-reads contacts.
+# the general path, which creates, links and re-reads contacts. `outcome` is the stored
+# event's row, which the contacts_changed receivers' parts ({writes}: data-modifying CTEs,
+# contacts.single_event_writes) read, so their rows commit with the event.
 _INGEST_ONE_SQL = """
 WITH found AS (
     SELECT id, last_activity_at FROM contacts_contact WHERE {identity_column} = %(identity)s
@@ -217,14 +220,30 @@ WITH found AS (
     WHERE %(is_activity)s AND c.id = inserted.contact_id
         AND (c.last_activity_at IS NULL OR c.last_activity_at < %(occurred_at)s)
     RETURNING c.id
-)
-SELECT (SELECT id FROM target), (SELECT id FROM inserted),
-    EXISTS (SELECT FROM advanced) OR (%(is_activity)s AND EXISTS (SELECT FROM created)),
-    (SELECT last_activity_at FROM found)
+), outcome AS (
+    SELECT inserted.id AS event_id, inserted.contact_id,
+        EXISTS (SELECT FROM advanced) OR (%(is_activity)s AND EXISTS (SELECT FROM created))
+            AS advanced,
+        (SELECT last_activity_at FROM found) AS previous_activity
+    FROM inserted
+){writes}
+SELECT (SELECT id FROM target), (SELECT event_id FROM outcome),
+    coalesce((SELECT advanced FROM outcome), false), (SELECT last_activity_at FROM found)
 """
-_INGEST_ONE_BY = {
-    column: _INGEST_ONE_SQL.format(identity_column=column) for column in ("email", "external_id")
-}
+_INGEST_ONE_MAX = 64  # statements by (identity column, receivers' parts), kept
+_ingest_one_sql: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
+def _ingest_one_statement(identity_column: str, writes: Sequence[SingleEventWrite]) -> str:
+    """The statement text, the receivers' parts as CTEs: the same text for the same parts,
+    so the server's plan cache and psycopg's prepared statements see few distinct ones."""
+    key = (identity_column, tuple(write.sql for write in writes))
+    if key not in _ingest_one_sql:
+        if len(_ingest_one_sql) >= _INGEST_ONE_MAX:
+            _ingest_one_sql.clear()
+        parts = "".join(f", write_{n} AS ({sql})" for n, sql in enumerate(key[1]) if sql)
+        _ingest_one_sql[key] = _INGEST_ONE_SQL.format(identity_column=identity_column, writes=parts)
+    return _ingest_one_sql[key]
 
 
 def event_ingest_one(
@@ -239,16 +258,24 @@ def event_ingest_one(
     is_activity: bool,
     source: str,
     received_at: dt.datetime,
+    writes: Sequence[SingleEventWrite] = (),
 ) -> tuple[int | None, int | None, bool, dt.datetime | None]:
     """(contact id, or None when unknown and not created; new event id, or None when the key
     was seen; whether last_activity_at moved forward; its value before, None for a created
     or never active contact). `create` makes a contact identified by `identity` alone when
-    none has it."""
+    none has it. `writes` are the contacts_changed receivers' rows for a stored event
+    (contacts.single_event_writes), written by the same statement."""
     field = Contact._meta.get_field
-    with connection.cursor() as cursor:
+    params = {}
+    for write in writes:
+        params.update(write.params or {})
+    # Prepared (server-side binding): the statement is parsed and planned once per connection,
+    # which cost the server more than running it.
+    with binary_cursor() as cursor, prepared_at_once():
         cursor.execute(
-            _INGEST_ONE_BY[identity_column],
+            _ingest_one_statement(identity_column, writes),
             {
+                **params,
                 "identity": identity,
                 "create": create,
                 "email": identity if identity_column == "email" else None,

@@ -32,6 +32,7 @@ from django.db.models.expressions import RawSQL
 
 from contacts.models import Event
 from contacts.signals import notify_contacts_changed
+from contacts.single_event_writes import SingleEventWrite
 from scoring.event_scoring_portable import events_score_portable
 from scoring.ledger import SCORE_CHANGE, contacts_lock
 from scoring.models import PendingScoreEvents, RuleKind, ScoreLedgerEntry, ScoringRule
@@ -73,6 +74,33 @@ def on_contacts_changed(sender, *, contact_ids, changes, events=None, **kwargs) 
     if event_ids:
         PendingScoreEvents.objects.create(event_ids=event_ids)
         wake_on_commit(SCORE_EVENTS_TASK)
+
+
+_SINGLE_EVENT_SQL = (
+    f"INSERT INTO {PendingScoreEvents._meta.db_table} (event_ids, created_at) "
+    "SELECT jsonb_build_array(event_id), %(scoring_now)s FROM outcome"
+)
+
+
+def single_event_write(*, name: str, now: dt.datetime) -> SingleEventWrite | None:
+    """on_contacts_changed's part when one event is stored (contacts.single_event_writes)."""
+    watch = watched()
+    affected = [
+        rule_id for rule_id, keys in watch.conditions if is_affected(keys, {f"event:{name}"})
+    ]
+    after_commit = (
+        (lambda contact_id: task_publish(CONDITION_CONTACTS_TASK, affected, [contact_id]))
+        if affected
+        else None
+    )
+    if name not in watch.names:
+        return SingleEventWrite(after_commit=after_commit) if after_commit else None
+    return SingleEventWrite(
+        sql=_SINGLE_EVENT_SQL,
+        params={"scoring_now": now},
+        wake=SCORE_EVENTS_TASK,
+        after_commit=after_commit,
+    )
 
 
 def pending_score_events_process(*, now: dt.datetime) -> int:

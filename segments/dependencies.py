@@ -61,7 +61,8 @@ def dependency_keys(tree: object) -> list[str]:
     return sorted(keys)
 
 
-_ACTIVITY_KINDS = [f"{ACTIVITY}{bound}" for bound in ACTIVITY_IDLE_BOUNDS] + [ACTIVITY_UNBOUNDED]
+# The kind of each idle class: ACTIVITY_KINDS[i] for an idle time under ACTIVITY_IDLE_BOUNDS[i].
+ACTIVITY_KINDS = [f"{ACTIVITY}{bound}" for bound in ACTIVITY_IDLE_BOUNDS] + [ACTIVITY_UNBOUNDED]
 
 
 def activity_change(idle: dt.timedelta | None) -> str:
@@ -69,7 +70,7 @@ def activity_change(idle: dt.timedelta | None) -> str:
     without activity (None: never active before)."""
     if idle is None:
         return ACTIVITY_UNBOUNDED
-    return _ACTIVITY_KINDS[bisect.bisect_right(ACTIVITY_IDLE_BOUNDS, idle.total_seconds())]
+    return ACTIVITY_KINDS[bisect.bisect_right(ACTIVITY_IDLE_BOUNDS, idle.total_seconds())]
 
 
 def is_affected(keys: Iterable[str], changes: Iterable[str]) -> bool:

@@ -14,10 +14,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from django.db import connection, transaction
 
 from contacts.models import Contact
+from contacts.single_event_writes import SingleEventWrite
 from segflow.queue import enqueue_on_commit, wake_on_commit
 from segments.batch_evaluation import segments_evaluate_contacts
 from segments.dependencies import (
     ACTIVITY,
+    ACTIVITY_IDLE_BOUNDS,
+    ACTIVITY_KINDS,
     ACTIVITY_UNBOUNDED,
     DependencyGraph,
     activity_change,
@@ -131,6 +134,38 @@ def on_contacts_changed(
     pending rows commit (or roll back) with the change itself."""
     contact_changes_record(
         contact_ids=contact_ids, changes=changes, events=events, activity=activity
+    )
+
+
+_PENDING = PendingContactChange._meta.db_table
+# contact_changes_record's row for one stored event (contacts.single_event_writes): its
+# contact, its "event:" kind and, when last_activity_at moved, the "activity:" kind of the
+# contact's idle time before (activity_change's classes, in SQL), kinds sorted.
+_ACTIVITY_KINDS_SQL = "ARRAY[{}]".format(", ".join(f"'{kind}'" for kind in ACTIVITY_KINDS))
+_ACTIVITY_BOUNDS_SQL = "ARRAY[{}]".format(", ".join(str(bound) for bound in ACTIVITY_IDLE_BOUNDS))
+_SINGLE_EVENT_SQL = f"""
+INSERT INTO {_PENDING} (contact_ids, contact_count, changes, created_at)
+SELECT jsonb_build_array(contact_id), 1,
+    CASE WHEN NOT advanced THEN jsonb_build_array(%(segments_event_kind)s::text)
+    ELSE jsonb_build_array(
+        CASE WHEN previous_activity IS NULL THEN '{ACTIVITY_UNBOUNDED}'
+        ELSE ({_ACTIVITY_KINDS_SQL})[1 + (
+            SELECT count(*) FROM unnest({_ACTIVITY_BOUNDS_SQL}) AS bound
+            WHERE bound <= extract(epoch FROM %(segments_now)s::timestamptz - previous_activity)
+        )::integer] END,
+        %(segments_event_kind)s::text)
+    END,
+    %(segments_now)s
+FROM outcome
+"""
+
+
+def single_event_write(*, name: str, now: dt.datetime) -> SingleEventWrite:
+    """on_contacts_changed's part when one event is stored (contacts.single_event_writes)."""
+    return SingleEventWrite(
+        sql=_SINGLE_EVENT_SQL,
+        params={"segments_event_kind": f"event:{name}", "segments_now": now},
+        wake=PROCESS_TASK,
     )
 
 

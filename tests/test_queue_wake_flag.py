@@ -50,3 +50,21 @@ def test_the_worker_clear_lets_the_next_write_wake_it_again(broker_queue):
 def test_one_client_per_broker(broker_queue):
     assert queue._flag_client() is queue._flag_client()
     assert queue._flag_client() is not None
+
+
+def test_several_wakeups_set_their_flags_at_once_and_publish_only_the_unqueued(broker_queue):
+    other = "scoring.tasks.score_pending_events"
+    queue.wake_clear(other)
+    try:
+        assert queue.tasks_wake([TASK]) == [TASK]
+
+        # TASK's wake-up is queued already: only the other one goes out
+        assert queue.tasks_wake([TASK, other]) == [other]
+        assert queue.tasks_wake([TASK, other]) == []
+        assert broker_queue() == 2
+
+        queue.wake_clear(TASK)
+        assert queue.tasks_wake([other, TASK]) == [TASK]
+        assert broker_queue() == 3
+    finally:
+        queue.wake_clear(other)

@@ -280,11 +280,11 @@ def test_nul_characters_from_an_esp_do_not_break_the_write():
 @pytest.mark.parametrize(
     ("kind", "queries"),
     [
-        # message with its contact; the event (one statement) and segments' change row;
-        # the two savepoints of the test's transaction
-        ("delivered", 7),
+        # message with its contact; the event with segments' change row (one statement);
+        # the savepoint of the test's transaction and its release
+        ("delivered", 4),
         # the same, then the conditional UPDATE of email_status and its change row
-        ("hard_bounce", 11),
+        ("hard_bounce", 8),
     ],
 )
 def test_a_report_costs_a_fixed_number_of_queries(django_assert_num_queries, kind, queries):

@@ -10,6 +10,8 @@ from django.utils import timezone
 from contacts.ingest import EventInput, events_ingest
 from contacts.models import Contact, Event
 from contacts.signals import contacts_changed
+from segments.dependencies import ACTIVITY_UNBOUNDED
+from segments.models import PendingContactChange
 from tests.factories import ContactFactory
 
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
@@ -255,11 +257,15 @@ def test_one_event_for_a_known_contact_is_one_statement(identity, django_assert_
         identity: {"email": "known@example.com", "external_id": "u-1"}[identity],
     }
 
-    # savepoint, the one statement, the change recorded for segments, release
-    with django_assert_num_queries(4) as captured:
+    # one statement: the event, last_activity_at and the change recorded for segments
+    with django_assert_num_queries(1):
         [stored] = events_ingest(events=[event("login", **values)], now=NOW)
 
-    assert sum("contacts_" in query["sql"] for query in captured.captured_queries) == 1
+    [pending] = PendingContactChange.objects.all()
+    assert (pending.contact_ids, pending.changes) == (
+        [contact.pk],
+        [ACTIVITY_UNBOUNDED, "event:login"],
+    )
 
     contact.refresh_from_db()
     assert Event.objects.get(pk=stored.event_id).contact_id == contact.pk == stored.contact_id
@@ -370,12 +376,16 @@ def test_one_event_for_an_unknown_contact_creates_it_in_one_statement(
 ):
     values = {"email": None, identity: {"email": "new@example.com", "external_id": "u-7"}[identity]}
 
-    # savepoint, the one statement, the change recorded for segments, release
-    with django_assert_num_queries(4) as captured:
+    # one statement: the event, last_activity_at and the change recorded for segments
+    with django_assert_num_queries(1):
         [stored] = events_ingest(events=[event("login", **values)], now=NOW)
 
-    assert sum("contacts_" in query["sql"] for query in captured.captured_queries) == 1
     contact = Contact.objects.get()
+    [pending] = PendingContactChange.objects.all()
+    assert (pending.contact_ids, pending.changes) == (
+        [contact.pk],
+        [ACTIVITY_UNBOUNDED, "event:login"],
+    )
     assert (contact.email, contact.external_id) == (
         values["email"],
         values.get("external_id"),
