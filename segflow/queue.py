@@ -15,11 +15,16 @@ The task clears the flag (`wake_clear`) before it claims work, so a write commit
 clear publishes a fresh wake-up and one committed before it is seen by the claim. The flag
 expires after WAKE_TTL in case its message is lost. Other brokers (the embedded filesystem
 transport) publish every wake-up. The flag is read through one Redis client per process and
-broker, kept: a new client and a producer for each check cost several times the SET itself,
-and every single-event POST checks one to three flags after its commit.
+broker, kept: a new client and a producer for each check cost several times the SET itself.
+A process that has just seen a flag set skips the check for WAKE_SEEN_SECONDS and rechecks
+once after it (so a busy web process checks each flag about fifty times a second, not once
+per request).
 """
 
 import logging
+import os
+import threading
+import time
 from collections.abc import Sequence
 from importlib import import_module
 
@@ -41,9 +46,90 @@ def enqueue_on_commit(task_name: str, *args) -> None:
 
 def wake_on_commit(*task_names: str) -> None:
     """Publish an argument-less wake-up of each task once the transaction commits, unless one
-    is queued (their flags in one round trip)."""
+    is queued (their flags in one round trip, or none: see _committed_wake)."""
     if task_names:
-        transaction.on_commit(lambda: tasks_wake(task_names))
+        transaction.on_commit(lambda: _committed_wake(task_names))
+
+
+# A wake-up this process saw queued (its flag set) is taken as still queued for this long:
+# commits meanwhile skip the flag's round trip (a fifth of a single-event POST's CPU,
+# docs/benchmarks.md), and a recheck of the flag follows each skip within this delay. So a
+# worker that cleared the flag and claimed its rows just before a skipped commit is woken
+# again at most this late, never left to the periodic sweep.
+WAKE_SEEN_SECONDS = 0.02
+_seen_queued_until: dict[str, float] = {}
+
+
+def _committed_wake(task_names: Sequence[str]) -> None:
+    if app.conf.task_always_eager:
+        tasks_wake(task_names)
+        return
+    now = time.monotonic()
+    seen = [name for name in task_names if _seen_queued_until.get(name, 0.0) > now]
+    if seen:
+        _rechecks.add(seen, at=now + WAKE_SEEN_SECONDS)
+    unseen = [name for name in task_names if name not in seen]
+    if unseen:
+        _wake_and_remember(unseen)
+
+
+def _wake_and_remember(task_names: Sequence[str]) -> None:
+    tasks_wake(task_names)  # after it, each one's wake-up is queued (or the broker is down)
+    until = time.monotonic() + WAKE_SEEN_SECONDS
+    for name in task_names:
+        _seen_queued_until[name] = until
+
+
+class _Rechecks:
+    """One daemon thread per process that wakes tasks at their due time (the rechecks of
+    skipped flags); a task due already is not added twice, its recheck covers both."""
+
+    def __init__(self) -> None:
+        self._due: dict[str, float] = {}
+        self._condition = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, task_names: Sequence[str], *, at: float) -> None:
+        with self._condition:
+            for name in task_names:
+                self._due.setdefault(name, at)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="segflow-wake-rechecks", daemon=True
+                )
+                self._thread.start()
+            self._condition.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._due:
+                    self._condition.wait()
+                now = time.monotonic()
+                due = [name for name, at in self._due.items() if at <= now]
+                if not due:
+                    self._condition.wait(min(self._due.values()) - now)
+                    continue
+                for name in due:
+                    del self._due[name]
+            try:
+                _wake_and_remember(due)
+            except Exception:  # never let the thread die: the sweep remains
+                logger.exception("Wake-up recheck of %s failed", ", ".join(due))
+
+
+_rechecks = _Rechecks()
+
+
+def _forget_after_fork() -> None:
+    """A forked child (gunicorn worker, Celery pool process) starts with no thread and no
+    lock held: the parent's thread did not come along."""
+    global _rechecks
+    _rechecks = _Rechecks()
+    _seen_queued_until.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def task_publish(task_name: str, *args, wake: bool = False) -> bool:

@@ -2,6 +2,7 @@
 already set costs one SET, not a producer and a new client, and the protocol is unchanged
 (one message while one is queued, the worker's clear lets the next write wake it again)."""
 
+import time
 import uuid
 
 import pytest
@@ -19,6 +20,7 @@ def broker_queue():
     previous = app.conf.task_always_eager, app.conf.task_default_queue
     app.conf.task_always_eager, app.conf.task_default_queue = False, name
     queue.wake_clear(TASK)
+    queue._seen_queued_until.clear()  # no wake-up seen by another test's commits
     client = queue._flag_client()
     try:
         yield lambda: client.llen(name)
@@ -68,3 +70,46 @@ def test_several_wakeups_set_their_flags_at_once_and_publish_only_the_unqueued(b
         assert broker_queue() == 3
     finally:
         queue.wake_clear(other)
+
+
+def test_a_commit_right_after_a_seen_wakeup_skips_the_flag_and_is_rechecked(
+    broker_queue, monkeypatch
+):
+    checks = []
+    flags_set = queue._wake_flags_set
+    monkeypatch.setattr(
+        queue, "_wake_flags_set", lambda names: checks.append(list(names)) or flags_set(names)
+    )
+    monkeypatch.setattr(queue, "WAKE_SEEN_SECONDS", 0.5)
+
+    # when: a commit wakes the task, the worker clears the flag (and claims its rows), then
+    # a second commit comes while this process still takes the wake-up for queued
+    queue._committed_wake([TASK])
+    queue.wake_clear(TASK)
+    queue._committed_wake([TASK])
+
+    # then: the second commit cost no round trip, and the recheck woke the worker for it
+    assert checks == [[TASK]]
+    assert broker_queue() == 1
+    deadline = time.monotonic() + 5
+    while broker_queue() < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert broker_queue() == 2
+    assert checks == [[TASK], [TASK]]
+
+
+def test_commits_while_a_wakeup_is_queued_check_the_flag_once_per_window(broker_queue, monkeypatch):
+    checks = []
+    flags_set = queue._wake_flags_set
+    monkeypatch.setattr(
+        queue, "_wake_flags_set", lambda names: checks.append(list(names)) or flags_set(names)
+    )
+    monkeypatch.setattr(queue, "WAKE_SEEN_SECONDS", 0.3)
+
+    for _ in range(50):
+        queue._committed_wake([TASK])
+    time.sleep(0.6)  # the recheck ran
+
+    # one check for the first commit, one recheck for the 49 skipped; one message in all
+    assert checks == [[TASK], [TASK]]
+    assert broker_queue() == 1

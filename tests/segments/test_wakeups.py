@@ -2,6 +2,7 @@
 after a write (one message while one is queued), and what the change signal carries."""
 
 import datetime as dt
+import time
 import uuid
 
 import pytest
@@ -11,6 +12,7 @@ from django.db import transaction
 from contacts.ingest import EventInput, events_ingest
 from contacts.models import Contact
 from contacts.signals import contacts_changed
+from segflow import queue as queue_module
 from segflow.celery import app
 from segflow.queue import wake_clear
 from segments import tasks
@@ -286,6 +288,7 @@ def real_broker_queue(transactional_db):
     previous = app.conf.task_always_eager, app.conf.task_default_queue
     app.conf.task_always_eager, app.conf.task_default_queue = False, queue
     wake_clear(PROCESS_TASK)
+    queue_module._seen_queued_until.clear()  # no wake-up seen by another test's commits
     with app.connection_for_write() as conn, conn.default_channel.conn_or_acquire() as client:
         try:
             yield lambda: client.llen(queue)
@@ -304,7 +307,11 @@ def test_single_writes_while_a_wakeup_is_queued_publish_one_message(real_broker_
 
     assert PendingContactChange.objects.count() == 5
     assert real_broker_queue() == 1
-    # the worker clears the flag before claiming: the next write wakes it again
+    # the worker clears the flag before claiming: the next write wakes it again (this
+    # process has just seen the flag set, so through its recheck, WAKE_SEEN_SECONDS later)
     wake_clear(PROCESS_TASK)
     events_ingest(events=one_event, now=NOW)
+    deadline = time.monotonic() + 5
+    while real_broker_queue() < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert real_broker_queue() == 2
