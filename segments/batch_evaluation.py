@@ -4,10 +4,11 @@
 The incremental path re-evaluates ~500 changed contacts in every segment their changes can
 move. One statement per segment (lock, diff, size, stats) cost a few milliseconds each, so a
 hundred segments held a batch for most of a second, and at 1,000 events/s the queue grew
-(docs/benchmarks.md, mixed live phase). Here the segments' matching queries, each restricted
-to its own contacts, are one UNION ALL, and a single diff brings every (segment, contact) pair
-in line: the same result as segments.evaluation one segment at a time, in a fixed number of
-round trips.
+(docs/benchmarks.md, mixed live phase). Here each batch contact's row is read once, beside
+its event facts (segments.event_facts), every segment's tree is one boolean over that row
+(evaluated only where the contact is in the segment's scope), and a single diff brings every
+(segment, contact) pair in line: the same result as segments.evaluation one segment at a
+time, in a fixed number of round trips.
 
 Segments are locked first, in id order (the order every incremental batch takes them in),
 like each per-segment evaluation locks its own. When the statement fails (a segment whose
@@ -35,6 +36,9 @@ from segments.models import Segment, SegmentDailyStats
 
 logger = logging.getLogger(__name__)
 
+# `matched`: per batch contact, its row, its facts and a bit per segment saying whether the
+# contact is in that segment's scope; one condition per segment (in `segment ids` order),
+# unnested into the matching (segment, contact) pairs.
 # Who moves, for every (segment, contact) pair in scope: the matches, the batch contacts'
 # current stays and the pairs in scope, grouped by pair. The stays are read by contact from
 # the current-by-contact index alone (an index-only scan where the pages are all-visible):
@@ -43,7 +47,6 @@ logger = logging.getLogger(__name__)
 # statement runs on a generic plan (prepared, see _evaluate), whose default row estimates
 # could otherwise pick a nested loop over the CTEs.
 _CONTACT = f'"{Contact._meta.db_table}"'
-_ID = '"id"'
 _DIFF_SQL = f"""
 WITH facts AS MATERIALIZED ({{facts}}),
 matched AS MATERIALIZED (
@@ -164,13 +167,9 @@ def _compiled(
         except FullResultSet:
             return "true", [], ()
         return f"({sql})", list(params), tuple(facts.values())
-    # Not a plain filter of the contacts row (a join): the matching ids, without facts.
-    ids = Contact.objects.filter(compile_conditions(conditions, now=now, fields=fields))
-    try:
-        sql, params = ids.order_by().values("id").distinct().query.sql_with_params()
-    except EmptyResultSet:
-        return "false", [], ()
-    return f"{_CONTACT}.{_ID} IN ({sql})", list(params), ()
+    # No condition joins today (they read other tables through EXISTS); one that did could
+    # not be a condition on the contacts row alone: the batch then runs one by one.
+    raise ValueError("Conditions that join other tables cannot be batched.")
 
 
 def _template(conditions, fields: Mapping) -> tuple[str, list, list, tuple] | None:
@@ -192,7 +191,7 @@ def _template(conditions, fields: Mapping) -> tuple[str, list, list, tuple] | No
 def _array_literal(ids: list[int]) -> str:
     """An id array as PostgreSQL's text form ('{1,2,3}', cast to bigint[] in the SQL): the
     driver adapts a list element by element, tens of milliseconds for a batch's pairs."""
-    return "{" + ",".join(str(int(contact_id)) for contact_id in ids) + "}"
+    return "{" + ",".join(map(str, map(int, ids))) + "}"
 
 
 def segments_evaluate_contacts(

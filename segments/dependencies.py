@@ -88,6 +88,44 @@ def is_affected(keys: Iterable[str], changes: Iterable[str]) -> bool:
     return False
 
 
+class AffectedIndex:
+    """is_affected for many segments at once: the segments (by id) a set of changes affects,
+    through an index of their keys instead of a test per segment (an incremental batch asks
+    it for every distinct set of changes among its contacts)."""
+
+    def __init__(self, segments: Iterable[tuple[int, Iterable[str]]]):
+        self._by_key: dict[str, set[int]] = defaultdict(set)
+        self._every_event: set[int] = set()
+        self._narrowest_window: dict[int, int] = {}
+        for segment_id, keys in segments:
+            windows = []
+            for key in keys:
+                if key.startswith(ACTIVITY):
+                    windows.append(int(key.removeprefix(ACTIVITY)))
+                elif key == EVERY_EVENT:
+                    self._every_event.add(segment_id)
+                else:
+                    self._by_key[key].add(segment_id)
+            if windows:
+                self._narrowest_window[segment_id] = min(windows)
+
+    def affected(self, changes: Iterable[str]) -> set[int]:
+        affected: set[int] = set()
+        for change in changes:
+            if change == ACTIVITY_UNBOUNDED:
+                affected.update(self._narrowest_window)
+            elif change.startswith(ACTIVITY):
+                idle = int(change.removeprefix(ACTIVITY))
+                affected.update(
+                    pk for pk, window in self._narrowest_window.items() if idle > window
+                )
+            else:
+                affected |= self._by_key.get(change, set())
+                if change.startswith("event:"):
+                    affected |= self._every_event
+        return affected
+
+
 class DependencyGraph:
     """Which segment reads which, for all segments (a few hundred rows at most)."""
 

@@ -22,9 +22,9 @@ from segments.dependencies import (
     ACTIVITY_IDLE_BOUNDS,
     ACTIVITY_KINDS,
     ACTIVITY_UNBOUNDED,
+    AffectedIndex,
     DependencyGraph,
     activity_change,
-    is_affected,
 )
 from segments.evaluation import (
     EvaluationResult,
@@ -298,11 +298,14 @@ def contacts_reevaluate(
     earliest = min((segment.last_evaluated_at for segment in ordered), default=now)
     recent = [(pk, at) for pk, at in created_at.items() if at >= earliest - NEW_CONTACT_MARGIN]
 
+    index = AffectedIndex((segment.pk, segment.dependency_keys) for segment in ordered)
+    affecting = [(index.affected(changes), ids) for changes, ids in by_changes.items()]
+
     def affected_contacts(segment: Segment) -> set[int]:
         missed_after = segment.last_evaluated_at - NEW_CONTACT_MARGIN
         contact_ids = {pk for pk, at in recent if at >= missed_after}
-        for changes, contact_ids_changed in by_changes.items():
-            if is_affected(segment.dependency_keys, changes):
+        for affected, contact_ids_changed in affecting:
+            if segment.pk in affected:
                 contact_ids.update(contact_ids_changed)
         return contact_ids
 

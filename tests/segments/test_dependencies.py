@@ -1,9 +1,11 @@
 import datetime as dt
+import random
 
 import pytest
 
 from segments.dependencies import (
     EVERY_EVENT,
+    AffectedIndex,
     DependencyGraph,
     activity_change,
     dependency_keys,
@@ -126,6 +128,24 @@ def test_a_window_between_bounds_counts_the_whole_class_as_idle_enough():
 def test_change_outside_the_keys_does_not_affect():
     assert not is_affected(["field:country"], {"field:first_name", "event:login"})
     assert is_affected(["field:country"], {"field:first_name", "field:country"})
+
+
+_KEYS = ["field:country", "fields.plan", "event:login", "event:purchase", "event:*", "tags"]
+_KEYS += [f"activity:{bound}" for bound in (3600, 86400, 604800, 2592000)]
+_CHANGES = ["field:country", "event:login", "event:page.viewed", "tags", "subscriptions"]
+_CHANGES += [f"activity:{bound}" for bound in (3600, 21600, 604800, 2592000, 31536000)]
+_CHANGES.append("activity:inf")
+
+
+def test_the_index_affects_exactly_the_segments_is_affected_names():
+    rng = random.Random(3)
+    segments = [(pk, rng.sample(_KEYS, rng.randint(0, 4))) for pk in range(1, 200)]
+    index = AffectedIndex(segments)
+
+    for _ in range(300):
+        changes = set(rng.sample(_CHANGES, rng.randint(1, 3)))
+        expected = {pk for pk, keys in segments if is_affected(keys, changes)}
+        assert index.affected(changes) == expected
 
 
 @pytest.mark.django_db
