@@ -55,6 +55,10 @@ def login(*, within=None, count=None, op="performed") -> dict:
     return node
 
 
+def performed_where(name: str, where: dict) -> dict:
+    return {"type": "event", "event": name, "op": "performed", "where": [where]}
+
+
 def test_a_window_counts_the_event_on_its_border_and_not_one_tick_before():
     on_border, just_before = ContactFactory(), ContactFactory()
     EventFactory(contact=on_border, name="login", occurred_at=NOW - WEEK)
@@ -120,12 +124,7 @@ def test_email_activity_reads_facts_and_filtered_conditions_still_probe_their_ev
     trees = [
         {"type": "email", "op": "opened", "within": {"days": 7}},
         {"type": "email", "op": "not_opened", "template": 1},
-        {
-            "type": "event",
-            "event": "email.opened",
-            "op": "performed",
-            "where": [{"property": "template_id", "op": "eq", "value": 2}],
-        },
+        performed_where("email.opened", {"property": "template_id", "op": "eq", "value": 2}),
     ]
 
     any_open, not_template_1, template_2 = batched_members(trees, [opened, opened_other_template])
@@ -141,12 +140,7 @@ def test_only_conditions_without_property_filters_become_facts():
             login(within={"days": 7}, count={"op": "gte", "value": 3}),
             {"type": "email", "op": "clicked", "within": {"days": 30}},
             {"type": "email", "op": "clicked", "flow": 4},
-            {
-                "type": "event",
-                "event": "purchase",
-                "op": "performed",
-                "where": [{"property": "amount", "op": "gt", "value": 10}],
-            },
+            performed_where("purchase", {"property": "amount", "op": "gt", "value": 10}),
         ]
     }
 
