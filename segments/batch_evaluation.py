@@ -27,7 +27,7 @@ from django.db import connection, transaction
 
 from contacts.field_types import field_definitions
 from contacts.models import Contact
-from segflow.postgresql import binary_cursor, prepared_at_once
+from segflow.postgresql import native_cursor, native_placeholders, prepared_at_once
 from segments.compiler import compile_conditions
 from segments.evaluation import EvaluationResult
 from segments.event_facts import FACTS_ALIAS, EventFact, facts_sql
@@ -276,9 +276,9 @@ def _evaluate(
         now,
         now,
     ]
-    with binary_cursor() as cursor, prepared_at_once():
+    with native_cursor() as cursor, prepared_at_once():
         cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        cursor.execute(sql, params)
+        cursor.execute(native_placeholders(sql), params)
         moves = cursor.fetchall()
         cursor.execute("SET LOCAL plan_cache_mode = DEFAULT")
 
