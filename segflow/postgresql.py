@@ -14,11 +14,7 @@ def binary_cursor():
     SQL text in Python (Django's default client-side binding), which costs far more for
     large batches. Wrapped as Django wraps its own cursors, so execute wrappers and query
     capture still see it."""
-    connection.ensure_connection()
-    raw = psycopg.Cursor(connection.connection)
-    if connection.queries_logged:
-        return connection.make_debug_cursor(raw)
-    return connection.make_cursor(raw)
+    return _wrapped(psycopg.Cursor)
 
 
 def native_cursor():
@@ -26,8 +22,13 @@ def native_cursor():
     see native_placeholders): psycopg sends them as they are. With `%s`, psycopg parses the
     statement's placeholders on every execution, and does not cache that for a statement
     over 4 kB (an incremental segment batch's is tens of kB: 3.5 ms a batch)."""
+    return _wrapped(psycopg.RawCursor)
+
+
+def _wrapped(cursor_class):
+    """A psycopg cursor of that class on Django's connection, wrapped as Django's own."""
     connection.ensure_connection()
-    raw = psycopg.RawCursor(connection.connection)
+    raw = cursor_class(connection.connection)
     if connection.queries_logged:
         return connection.make_debug_cursor(raw)
     return connection.make_cursor(raw)
