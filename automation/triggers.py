@@ -284,7 +284,11 @@ def segment_transitions_consume(*, now: dt.datetime) -> int:
     consumed = 0
     for _ in range(MAX_BATCHES_PER_RUN):
         with transaction.atomic():
-            claimed = transitions_claim(consumer=FEED_CONSUMER, limit=TRANSITION_BATCH_SIZE)
+            claimed = transitions_claim(
+                consumer=FEED_CONSUMER,
+                limit=TRANSITION_BATCH_SIZE,
+                segment_ids=_triggering_segment_ids,
+            )
             _enroll_on_transitions(claimed, now=now)
         consumed += len(claimed)
         if len(claimed) < TRANSITION_BATCH_SIZE:
@@ -298,6 +302,18 @@ _KIND_OF_TRIGGER = {
     TriggerType.SEGMENT_ENTERED: TransitionKind.ENTERED,
     TriggerType.SEGMENT_LEFT: TransitionKind.LEFT,
 }
+
+
+def _triggering_segment_ids() -> set[int]:
+    """The segments whose transitions some active flow is triggered by: the feed skips the
+    others (after a large evaluation, millions of rows no flow reads)."""
+    return set(
+        FlowVersion.objects.filter(
+            trigger_type__in=list(_KIND_OF_TRIGGER),
+            flow__status=FlowStatus.ACTIVE,
+            flow__live_version=F("pk"),
+        ).values_list("trigger_segment_id", flat=True)
+    )
 
 
 def _enroll_on_transitions(claimed: list[SegmentTransition], *, now: dt.datetime) -> None:

@@ -105,7 +105,10 @@ class SegmentTransition(models.Model):
     number of consumers (flows, outgoing webhooks, reports), each at its own cursor
     (TransitionConsumer, segments.feed)."""
 
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="transitions")
+    # No index of its own: transition_segment_time and transition_segment_feed start with it.
+    segment = models.ForeignKey(
+        Segment, on_delete=models.CASCADE, related_name="transitions", db_index=False
+    )
     # No database constraint: the `left` transitions of a deleted contact outlive it, so
     # consumers still hear that it left.
     contact = models.ForeignKey(
@@ -118,6 +121,8 @@ class SegmentTransition(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["xact_id", "id"], name="transition_feed_order"),
+            # A consumer reading some segments only (segments.feed, the flows' triggers).
+            models.Index(fields=["segment", "xact_id", "id"], name="transition_segment_feed"),
             models.Index(fields=["segment", "occurred_at"], name="transition_segment_time"),
         ]
 

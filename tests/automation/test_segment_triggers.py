@@ -4,8 +4,9 @@ import pytest
 from django.utils import timezone
 
 from automation.models import Enrollment, Flow
+from automation.trigger_watch import FEED_CONSUMER
 from automation.triggers import segment_transitions_consume
-from segments.models import SegmentTransition
+from segments.models import SegmentTransition, TransitionConsumer
 from segments.signals import transitions_announce
 from tests.automation.live_flow import live_version
 from tests.factories import ContactFactory, SegmentFactory
@@ -56,12 +57,33 @@ def test_a_contact_leaving_the_segment_enrolls_into_the_left_flow_only():
     assert entered_flow.flow_id != left_flow.flow_id
 
 
-def test_transitions_of_other_segments_enroll_nobody():
-    segment_flow("entered", SegmentFactory())
-    transition(SegmentFactory(), ContactFactory().pk)
+def test_transitions_of_other_segments_are_passed_over_and_enroll_nobody():
+    segment = SegmentFactory()
+    segment_flow("entered", segment)
+    consume()  # the flows' cursor starts here
+    passed = [transition(SegmentFactory(), ContactFactory().pk) for _ in range(3)]
 
-    assert consume() == 1
+    assert consume() == 0  # not even loaded: no flow is triggered by their segments
     assert not Enrollment.objects.exists()
+    cursor = TransitionConsumer.objects.get(name=FEED_CONSUMER)
+    assert (cursor.last_xact_id, cursor.last_transition_id) >= (passed[-1].xact_id, passed[-1].pk)
+
+    entered = transition(segment, ContactFactory().pk)
+    assert consume() == 1
+    assert Enrollment.objects.get().trigger_key == f"transition:{entered.pk}"
+
+
+def test_with_no_flow_triggered_by_a_segment_the_feed_is_passed_over():
+    consume()
+    for _ in range(3):
+        transition(SegmentFactory(), ContactFactory().pk)
+
+    assert consume() == 0
+    segment = SegmentFactory()
+    segment_flow("entered", segment)
+    entered = transition(segment, ContactFactory().pk)
+    assert consume() == 1
+    assert Enrollment.objects.get().trigger_key == f"transition:{entered.pk}"
 
 
 def test_a_deleted_contacts_transition_is_consumed_without_enrolling():

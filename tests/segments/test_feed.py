@@ -5,6 +5,7 @@ import psycopg
 import pytest
 from django.db import connection, transaction
 from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
 
 from segments.feed import transitions_claim
 from segments.models import SegmentTransition, TransitionConsumer
@@ -140,3 +141,102 @@ def test_a_transition_of_a_transaction_still_open_is_not_skipped():
     # then both are delivered, the earlier transaction's first
     open_one = SegmentTransition.objects.get(kind="left").pk
     assert claim("flows") == [open_one, *later]
+
+
+def claim_of(segment_ids, consumer: str = "flows", limit: int = 100) -> list[int]:
+    with transaction.atomic():
+        rows = transitions_claim(consumer=consumer, limit=limit, segment_ids=segment_ids)
+        return [row.pk for row in rows]
+
+
+def test_a_consumer_of_some_segments_reads_theirs_and_moves_past_the_others():
+    watched, other = SegmentFactory(), SegmentFactory()
+    claim("flows")
+    first = transitions(2, segment=watched)
+    transitions(3, segment=other)
+    last = transitions(1, segment=watched)
+
+    assert claim_of({watched.pk}) == first + last
+    assert claim("flows") == []  # the others' were passed over, not left ahead
+    later = transitions(1, segment=other)
+    assert claim("flows") == later
+
+
+def test_a_full_claim_of_some_segments_stops_at_its_last_row():
+    watched, other = SegmentFactory(), SegmentFactory()
+    claim("flows")
+    first = transitions(2, segment=watched)
+    transitions(2, segment=other)
+    rest = transitions(2, segment=watched)
+    after = transitions(1, segment=other)
+
+    assert claim_of({watched.pk}, limit=3) == first + rest[:1]
+    # what lies after the last row delivered is still ahead of the cursor, others' included
+    assert claim("flows") == rest[1:] + after
+
+
+def test_a_consumer_of_no_segment_moves_to_the_end_without_reading_a_row():
+    claim("flows")
+    transitions(5)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert claim_of(set()) == []
+
+    read = [q["sql"] for q in queries.captured_queries if '"kind"' in q["sql"]]
+    assert read == []
+    assert claim("flows") == []
+    later = transitions(1)
+    assert claim("flows") == later
+
+
+def test_the_segments_may_come_from_a_callable_called_during_the_claim():
+    watched = SegmentFactory()
+    claim("flows")
+    written = transitions(2, segment=watched)
+    transitions(1)
+    calls = []
+
+    def watched_ids():
+        calls.append(TransitionConsumer.objects.select_for_update().get(name="flows").pk)
+        return [watched.pk]
+
+    assert claim_of(watched_ids) == written
+    assert len(calls) == 1
+
+
+@pytest.mark.postgresql
+def test_a_claim_of_some_segments_does_not_pass_a_transaction_still_open():
+    watched, other, contact = SegmentFactory(), SegmentFactory(), ContactFactory()
+    claim("flows")
+    with _other_connection() as conn:
+        conn.execute(
+            f"INSERT INTO {SegmentTransition._meta.db_table} "
+            "(segment_id, contact_id, kind, occurred_at) VALUES (%s, %s, 'left', %s)",
+            [watched.pk, contact.pk, NOW],
+        )
+        transitions(1, segment=other)
+        assert claim_of({watched.pk}) == []
+        assert claim_of(set()) == []  # nothing to read, and still not past the open one
+        conn.commit()
+
+    open_one = SegmentTransition.objects.get(kind="left").pk
+    assert claim_of({watched.pk}) == [open_one]
+
+
+@pytest.mark.postgresql
+def test_a_claim_never_passes_what_its_own_transaction_wrote():
+    segment, contact = SegmentFactory(), ContactFactory()
+    claim("flows")
+
+    with _other_connection() as later, transaction.atomic():
+        own = SegmentTransition.objects.create(
+            segment=segment, contact_id=contact.pk, kind="entered", occurred_at=NOW
+        ).pk
+        # a transaction that began after this one ended: the snapshot's upper bound is
+        # past this one, which the snapshot does not list as running (it is its own)
+        later.execute("SELECT txid_current()")
+        later.commit()
+        assert transitions_claim(consumer="flows", limit=10) == []
+        assert transitions_claim(consumer="flows", limit=10, segment_ids=set()) == []
+
+    assert claim_of({segment.pk}) == [own]
