@@ -32,6 +32,9 @@ class Celery:
 
     def __init__(self, *, args: list[str], env: dict[str, str], log_path: Path):
         self.log_path = log_path
+        # Phases append to one log: only what this process writes says it is ready (an
+        # earlier phase's "ready." line once let the load start seconds before the worker).
+        self.log_start = log_path.stat().st_size if log_path.exists() else 0
         with log_path.open("a") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "segflow", *args],
@@ -47,14 +50,22 @@ class Celery:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"celery exited:\n{self.log_path.read_text()[-3000:]}")
-            if text in self.log_path.read_text(errors="replace"):
+            if text in self.log():
                 return
             time.sleep(0.2)
         raise RuntimeError(f"celery not ready in {READY_TIMEOUT:.0f} s")
 
+    def log(self) -> str:
+        """What this process has written to the log so far."""
+        with self.log_path.open("rb") as log:
+            log.seek(self.log_start)
+            return log.read().decode(errors="replace")
+
     def stop(self) -> None:
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            # The main process only: a warm shutdown lets the pool finish its tasks (a
+            # SIGTERM to the whole group killed them mid-task, logged as errors).
+            os.kill(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:

@@ -246,7 +246,7 @@ def live_phase(args, env: dict[str, str], segment, var_dir: str) -> dict:
             if process is not None:
                 process.stop()
         live.broker_purge()
-    lines = log.read_text(errors="replace").splitlines()
+    lines = worker.log().splitlines()
     errors = [line for line in lines if "ERROR" in line]
     if result.missing:
         print("worker log, last lines:\n" + "\n".join(lines[-30:]), flush=True)
