@@ -91,14 +91,20 @@ class _Rechecks:
 
     def add(self, task_names: Sequence[str], *, at: float) -> None:
         with self._condition:
+            added = False
             for name in task_names:
-                self._due.setdefault(name, at)
+                if name not in self._due:
+                    self._due[name] = at
+                    added = True
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="segflow-wake-rechecks", daemon=True
                 )
                 self._thread.start()
-            self._condition.notify()
+            elif added:
+                # Only a new due time changes what the thread waits for: waking it on every
+                # skipped commit cost each request a thread switch for nothing.
+                self._condition.notify()
 
     def _run(self) -> None:
         while True:

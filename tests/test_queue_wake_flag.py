@@ -2,6 +2,7 @@
 already set costs one SET, not a producer and a new client, and the protocol is unchanged
 (one message while one is queued, the worker's clear lets the next write wake it again)."""
 
+import threading
 import time
 import uuid
 
@@ -113,3 +114,27 @@ def test_commits_while_a_wakeup_is_queued_check_the_flag_once_per_window(broker_
     # one check for the first commit, one recheck for the 49 skipped; one message in all
     assert checks == [[TASK], [TASK]]
     assert broker_queue() == 1
+
+
+def test_a_skipped_commit_restarts_a_recheck_thread_that_died(broker_queue, monkeypatch):
+    checks = []
+    flags_set = queue._wake_flags_set
+    monkeypatch.setattr(
+        queue, "_wake_flags_set", lambda names: checks.append(list(names)) or flags_set(names)
+    )
+    monkeypatch.setattr(queue, "WAKE_SEEN_SECONDS", 0.3)
+    queue._committed_wake([TASK])  # seen queued from now on
+    # given: a recheck is due but the thread that was to run it is gone
+    rechecks = queue._Rechecks()
+    dead = threading.Thread(target=lambda: None)
+    dead.start()
+    dead.join()
+    rechecks._thread, rechecks._due[TASK] = dead, time.monotonic()
+    monkeypatch.setattr(queue, "_rechecks", rechecks)
+
+    queue._committed_wake([TASK])  # skipped: its task is already due
+
+    deadline = time.monotonic() + 5
+    while len(checks) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert checks == [[TASK], [TASK]]
