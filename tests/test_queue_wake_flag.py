@@ -31,6 +31,17 @@ def broker_queue():
         queue.wake_clear(TASK)
 
 
+@pytest.fixture
+def checks(monkeypatch) -> list[list[str]]:
+    """The flag checks (round trips to Redis) made, each with its task names."""
+    made = []
+    flags_set = queue._wake_flags_set
+    monkeypatch.setattr(
+        queue, "_wake_flags_set", lambda names: made.append(list(names)) or flags_set(names)
+    )
+    return made
+
+
 def test_a_queued_wakeup_is_seen_without_a_producer(broker_queue, monkeypatch):
     assert queue.task_publish(TASK, wake=True) is True
     assert broker_queue() == 1
@@ -74,13 +85,8 @@ def test_several_wakeups_set_their_flags_at_once_and_publish_only_the_unqueued(b
 
 
 def test_a_commit_right_after_a_seen_wakeup_skips_the_flag_and_is_rechecked(
-    broker_queue, monkeypatch
+    broker_queue, checks, monkeypatch
 ):
-    checks = []
-    flags_set = queue._wake_flags_set
-    monkeypatch.setattr(
-        queue, "_wake_flags_set", lambda names: checks.append(list(names)) or flags_set(names)
-    )
     monkeypatch.setattr(queue, "WAKE_SEEN_SECONDS", 0.5)
 
     # when: a commit wakes the task, the worker clears the flag (and claims its rows), then
@@ -99,12 +105,9 @@ def test_a_commit_right_after_a_seen_wakeup_skips_the_flag_and_is_rechecked(
     assert checks == [[TASK], [TASK]]
 
 
-def test_commits_while_a_wakeup_is_queued_check_the_flag_once_per_window(broker_queue, monkeypatch):
-    checks = []
-    flags_set = queue._wake_flags_set
-    monkeypatch.setattr(
-        queue, "_wake_flags_set", lambda names: checks.append(list(names)) or flags_set(names)
-    )
+def test_commits_while_a_wakeup_is_queued_check_the_flag_once_per_window(
+    broker_queue, checks, monkeypatch
+):
     monkeypatch.setattr(queue, "WAKE_SEEN_SECONDS", 0.3)
 
     for _ in range(50):
@@ -116,12 +119,7 @@ def test_commits_while_a_wakeup_is_queued_check_the_flag_once_per_window(broker_
     assert broker_queue() == 1
 
 
-def test_a_skipped_commit_restarts_a_recheck_thread_that_died(broker_queue, monkeypatch):
-    checks = []
-    flags_set = queue._wake_flags_set
-    monkeypatch.setattr(
-        queue, "_wake_flags_set", lambda names: checks.append(list(names)) or flags_set(names)
-    )
+def test_a_skipped_commit_restarts_a_recheck_thread_that_died(broker_queue, checks, monkeypatch):
     monkeypatch.setattr(queue, "WAKE_SEEN_SECONDS", 0.3)
     queue._committed_wake([TASK])  # seen queued from now on
     # given: a recheck is due but the thread that was to run it is gone

@@ -149,12 +149,20 @@ def claim_of(segment_ids, consumer: str = "flows", limit: int = 100) -> list[int
         return [row.pk for row in rows]
 
 
-def test_a_consumer_of_some_segments_reads_theirs_and_moves_past_the_others():
+def interleaved(*counts: int):
+    """A watched and an other segment, the flows' cursor, then runs of transitions of each
+    by turns (watched first); (watched, other, the runs' ids)."""
     watched, other = SegmentFactory(), SegmentFactory()
     claim("flows")
-    first = transitions(2, segment=watched)
-    transitions(3, segment=other)
-    last = transitions(1, segment=watched)
+    runs = [
+        transitions(count, segment=watched if n % 2 == 0 else other)
+        for n, count in enumerate(counts)
+    ]
+    return watched, other, runs
+
+
+def test_a_consumer_of_some_segments_reads_theirs_and_moves_past_the_others():
+    watched, other, (first, _, last) = interleaved(2, 3, 1)
 
     assert claim_of({watched.pk}) == first + last
     assert claim("flows") == []  # the others' were passed over, not left ahead
@@ -163,12 +171,7 @@ def test_a_consumer_of_some_segments_reads_theirs_and_moves_past_the_others():
 
 
 def test_a_full_claim_of_some_segments_stops_at_its_last_row():
-    watched, other = SegmentFactory(), SegmentFactory()
-    claim("flows")
-    first = transitions(2, segment=watched)
-    transitions(2, segment=other)
-    rest = transitions(2, segment=watched)
-    after = transitions(1, segment=other)
+    watched, _, (first, _, rest, after) = interleaved(2, 2, 2, 1)
 
     assert claim_of({watched.pk}, limit=3) == first + rest[:1]
     # what lies after the last row delivered is still ahead of the cursor, others' included
