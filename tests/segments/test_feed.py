@@ -122,17 +122,22 @@ def _other_connection() -> psycopg.Connection:
     )
 
 
+def left_uncommitted(other: psycopg.Connection, segment, contact) -> None:
+    """A `left` transition inserted by `other`'s transaction, left open."""
+    other.execute(
+        f"INSERT INTO {SegmentTransition._meta.db_table} "
+        "(segment_id, contact_id, kind, occurred_at) VALUES (%s, %s, 'left', %s)",
+        [segment.pk, contact.pk, NOW],
+    )
+
+
 @pytest.mark.postgresql
 def test_a_transition_of_a_transaction_still_open_is_not_skipped():
     segment, contact = SegmentFactory(), ContactFactory()
     claim("flows")
     # given a transaction that inserted a transition and is still open
     with _other_connection() as other:
-        other.execute(
-            f"INSERT INTO {SegmentTransition._meta.db_table} "
-            "(segment_id, contact_id, kind, occurred_at) VALUES (%s, %s, 'left', %s)",
-            [segment.pk, contact.pk, NOW],
-        )
+        left_uncommitted(other, segment, contact)
         # when a later transaction commits its own transition, and the consumer reads
         later = transitions(1, segment=segment)
         assert claim("flows") == []  # held back behind the open transaction, not passed
@@ -212,11 +217,7 @@ def test_a_claim_of_some_segments_does_not_pass_a_transaction_still_open():
     watched, other, contact = SegmentFactory(), SegmentFactory(), ContactFactory()
     claim("flows")
     with _other_connection() as conn:
-        conn.execute(
-            f"INSERT INTO {SegmentTransition._meta.db_table} "
-            "(segment_id, contact_id, kind, occurred_at) VALUES (%s, %s, 'left', %s)",
-            [watched.pk, contact.pk, NOW],
-        )
+        left_uncommitted(conn, watched, contact)
         transitions(1, segment=other)
         assert claim_of({watched.pk}) == []
         assert claim_of(set()) == []  # nothing to read, and still not past the open one
