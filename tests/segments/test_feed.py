@@ -1,5 +1,7 @@
 import datetime as dt
+import random
 import threading
+import time
 
 import psycopg
 import pytest
@@ -244,3 +246,56 @@ def test_a_claim_never_passes_what_its_own_transaction_wrote():
         assert transitions_claim(consumer="flows", limit=10, segment_ids=set()) == []
 
     assert claim_of({segment.pk}) == [own]
+
+
+@pytest.mark.postgresql
+def test_claims_of_some_segments_beside_concurrent_writers_deliver_each_once():
+    watched, other, contact = SegmentFactory(), SegmentFactory(), ContactFactory()
+    claim("flows")
+    written: list[int] = []
+    delivered: list[int] = []
+    lock = threading.Lock()
+    writers_done = threading.Event()
+
+    def write(segment, seed: int) -> None:
+        pause = random.Random(seed)
+        try:
+            for _ in range(30):
+                with transaction.atomic():
+                    pk = SegmentTransition.objects.create(
+                        segment=segment, contact_id=contact.pk, kind="entered", occurred_at=NOW
+                    ).pk
+                    # held open a little: others commit later rows meanwhile
+                    time.sleep(pause.uniform(0, 0.004))
+                if segment == watched:
+                    with lock:
+                        written.append(pk)
+        finally:
+            connection.close()
+
+    def consume() -> None:
+        try:
+            while True:
+                last_round = writers_done.is_set()
+                rows = claim_of({watched.pk}, limit=4)
+                with lock:
+                    delivered.extend(rows)
+                if last_round and not rows:
+                    return
+        finally:
+            connection.close()
+
+    writers = [
+        threading.Thread(target=write, args=(segment, seed))
+        for seed, segment in enumerate([watched, watched, other, other])
+    ]
+    consumers = [threading.Thread(target=consume) for _ in range(2)]
+    for thread in writers + consumers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    writers_done.set()
+    for thread in consumers:
+        thread.join()
+
+    assert sorted(delivered) == sorted(written)  # each once, none passed over
