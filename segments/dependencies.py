@@ -74,18 +74,9 @@ def activity_change(idle: dt.timedelta | None) -> str:
 
 
 def is_affected(keys: Iterable[str], changes: Iterable[str]) -> bool:
-    keys = set(keys)
-    windows = [int(key.removeprefix(ACTIVITY)) for key in keys if key.startswith(ACTIVITY)]
-    for change in changes:
-        if change.startswith(ACTIVITY):
-            if windows and (
-                change == ACTIVITY_UNBOUNDED
-                or any(int(change.removeprefix(ACTIVITY)) > window for window in windows)
-            ):
-                return True
-        elif change in keys or (change.startswith("event:") and EVERY_EVENT in keys):
-            return True
-    return False
+    """Whether changes of these kinds can move a segment (or rule) with these dependency
+    keys: AffectedIndex's rule, for one."""
+    return bool(AffectedIndex([(0, keys)]).affected(changes))
 
 
 class AffectedIndex:
