@@ -18,7 +18,12 @@ from django.db import connection
 
 from contacts.models import Contact
 from contacts.single_event_writes import SingleEventWrite
-from segflow.postgresql import binary_cursor, prepared_at_once
+from segflow.postgresql import (
+    binary_cursor,
+    native_cursor,
+    native_named_placeholders,
+    prepared_at_once,
+)
 
 # One index probe per identity, whatever the statistics say: with `email = ANY(..) OR
 # external_id = ANY(..)` the planner picked a sequential scan of all contacts on the bench
@@ -284,9 +289,11 @@ def event_ingest_one(
         is_activity=is_activity,
     )
     # Prepared (server-side binding): the statement is parsed and planned once per connection,
-    # which cost the server more than running it.
-    with binary_cursor() as cursor, prepared_at_once():
-        cursor.execute(_ingest_one_statement(identity_column, writes), params)
+    # which cost the server more than running it. Sent with PostgreSQL's own placeholders, so
+    # psycopg does not map some twenty names to positions on every request.
+    sql, names = native_named_placeholders(_ingest_one_statement(identity_column, writes))
+    with native_cursor() as cursor, prepared_at_once():
+        cursor.execute(sql, [params[name] for name in names])
         return cursor.fetchone()
 
 

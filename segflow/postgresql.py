@@ -52,6 +52,30 @@ def native_placeholders(sql: str) -> str:
     return _native_statements[sql]
 
 
+_NAMED_PLACEHOLDER = re.compile(r"%(%|\((\w+)\)s)")
+_native_named_statements: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+
+def native_named_placeholders(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`sql` written with named placeholders (`%(name)s`, `%%` for a `%`) as native_cursor
+    takes it, and the parameter names in the order of their numbers: a name used several
+    times is one parameter. Pass `[params[name] for name in names]`. Converted once per
+    statement text; psycopg would map and reorder a dict's names on every execution."""
+    if sql not in _native_named_statements:
+        if len(_native_named_statements) >= _NATIVE_STATEMENTS_MAX:
+            _native_named_statements.clear()
+        numbers: dict[str, int] = {}
+
+        def number(match: re.Match) -> str:
+            if match.group(1) == "%":
+                return "%"
+            return f"${numbers.setdefault(match.group(2), len(numbers) + 1)}"
+
+        native = _NAMED_PLACEHOLDER.sub(number, sql)
+        _native_named_statements[sql] = (native, tuple(numbers))
+    return _native_named_statements[sql]
+
+
 @contextmanager
 def prepared_at_once():
     """Statements executed inside are prepared on the server at their first execution and
