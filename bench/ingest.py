@@ -62,8 +62,9 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import ingest_cpu  # noqa: E402
 from bench.ingest_data import EventStream, contacts_copy  # noqa: E402
-from bench.ingest_load import Server, batch_load, open_loop_interleaved  # noqa: E402
+from bench.ingest_load import Server, batch_load, open_loop, open_loop_interleaved  # noqa: E402
 from bench.ingest_rates import (  # noqa: E402
     SLICE_SECONDS,
     RateSearch,
@@ -80,6 +81,10 @@ TARGET_P99_MS = 25.0
 TARGET_BARE_SHARE = 0.5
 SERVER_SETTINGS = "bench.ingest_settings"
 SINGLE_PATH = "/api/v1/events"
+# The CPU phase runs each endpoint at this share of the best rate its search found: near the
+# working point the rates compare, yet below saturation, so every request is answered.
+CPU_RATE_SHARE = 0.8
+CPU_MIN_RATE = 100.0  # req/s, for an endpoint whose search met no rate at all
 # Bodies are encoded before the clock starts; this caps the batch phase at 6x the target.
 BODY_HEADROOM = 6
 
@@ -108,6 +113,9 @@ def parse_args() -> argparse.Namespace:
         help="seconds per step and endpoint of the search over the floor",
     )
     parser.add_argument("--bisections", type=int, default=3, help="rate search refinements")
+    parser.add_argument(
+        "--cpu-seconds", type=float, default=5.0, help="per endpoint of the CPU phase"
+    )
     parser.add_argument("--inprocess-batches", type=int, default=20)
     parser.add_argument("--inprocess-singles", type=int, default=1000)
     # The README's production command: 4 sync workers. Since the batch path got cheaper they
@@ -133,6 +141,7 @@ def parse_args() -> argparse.Namespace:
         args.inprocess_batches = min(args.inprocess_batches, 3)
         args.rate_seconds = min(args.rate_seconds, 1.0)
         args.over_floor_seconds = min(args.over_floor_seconds, 2.0)
+        args.cpu_seconds = min(args.cpu_seconds, 1.0)
         args.bisections = min(args.bisections, 2)
         args.inprocess_singles = min(args.inprocess_singles, 200)
     return args
@@ -298,6 +307,47 @@ def bodies_from(encoded: list[bytes]):
     return take
 
 
+def batch_cpu_rows(split: "ingest_cpu.CpuSplit | None", accepted: int) -> list[Row]:
+    if split is None or not accepted:
+        return []
+    return [
+        Row(
+            "Batch phase: CPU per 1,000 events, server / PostgreSQL / bench client",
+            ingest_cpu.describe(split.per(accepted / BATCH_SIZE)),
+        ),
+        Row(
+            "Batch phase: cores busy (all three)",
+            f"{split.cores_busy:.2f} of {os.cpu_count()}",
+        ),
+    ]
+
+
+def request_cpu_rows(cpu: dict[str, tuple[float, dict[str, float]]]) -> list[Row]:
+    """CPU per request by endpoint, each near its own best rate, and the share of the bare
+    view's rate that the floor's and the single POST's CPU alone would allow."""
+    if set(cpu) != {"bare", "floor", "single"}:
+        return []
+    labels = {"bare": "bare view", "floor": "floor", "single": "single POST"}
+    rows = [
+        Row(
+            f"CPU per request beyond idle at {rate:,.0f} req/s, server / PostgreSQL / bench "
+            f"client: {labels[label]}",
+            ingest_cpu.describe(split),
+        )
+        for label, (rate, split) in cpu.items()
+    ]
+    bare = cpu["bare"][1]["total"]
+    for label in ("floor", "single"):
+        rows.append(
+            Row(
+                f"Bare view CPU / {labels[label]} CPU per request: the share of the bare view's "
+                "rate it could reach if CPU were the only limit",
+                f"{bare / cpu[label][1]['total']:.0%}",
+            )
+        )
+    return rows
+
+
 def rate_rows(label: str, search: RateSearch) -> Row:
     return Row(
         f"{label}: highest open-loop rate at p99 <= {TARGET_P99_MS:.0f} ms",
@@ -373,6 +423,14 @@ def main() -> None:
         worker_class=args.worker_class,
         threads=args.threads,
     )
+    database_name = urlparse(url).path.lstrip("/")
+
+    def cpu_measured(run):
+        """run()'s result and the CPU split while it ran (None where /proc is missing)."""
+        if not ingest_cpu.cpu_accounting_available():
+            return run(), None
+        return ingest_cpu.measure(server_pid=server.process.pid, database=database_name, run=run)
+
     try:
         server.wait_ready(api_key)
         warmup = batch_load(
@@ -388,12 +446,14 @@ def main() -> None:
         checkpoint(url)
         loads["batch"] = load_average()
         print(f"batch phase: {args.clients} clients, {args.batch_seconds:.0f} s ...", flush=True)
-        batch = batch_load(
-            port=server.port,
-            api_key=api_key,
-            bodies=batch_bodies,
-            clients=args.clients,
-            seconds=args.batch_seconds,
+        batch, batch_cpu = cpu_measured(
+            lambda: batch_load(
+                port=server.port,
+                api_key=api_key,
+                bodies=batch_bodies,
+                clients=args.clients,
+                seconds=args.batch_seconds,
+            )
         )
         last_id = max_event_id(url)
         vacuum_after_batches(url)
@@ -441,6 +501,28 @@ def main() -> None:
             seconds=args.over_floor_seconds,
             bisections=args.bisections,
         )
+        cpu = {}
+        if ingest_cpu.cpu_accounting_available():
+            print(
+                f"CPU per request: {CPU_RATE_SHARE:.0%} of each endpoint's best rate, "
+                f"{args.cpu_seconds:g} s each ...",
+                flush=True,
+            )
+            _, idle = cpu_measured(lambda: time.sleep(args.cpu_seconds))
+            for label, path in (
+                ("bare", BARE_PATH),
+                ("floor", FLOOR_PATH),
+                ("single", SINGLE_PATH),
+            ):
+                rate = max(searches[label].best * CPU_RATE_SHARE, CPU_MIN_RATE)
+                bodies = rate_bodies(int(rate * args.cpu_seconds))
+                load, split = cpu_measured(
+                    lambda path=path, bodies=bodies, rate=rate: open_loop(
+                        port=server.port, api_key=api_key, bodies=bodies, rate=rate, path=path
+                    )
+                )
+                if load.sent and not load.errors:
+                    cpu[label] = (rate, split.beyond_idle(idle).per(load.sent))
     finally:
         server.stop()
 
@@ -485,6 +567,7 @@ def main() -> None:
             f">= {TARGET_COPY_RATIO:.0%}",
             verdict(ratio >= TARGET_COPY_RATIO),
         ),
+        *batch_cpu_rows(batch_cpu, batch.accepted),
         Row(
             f"Single POST at {args.single_rate:.0f} req/s open loop: p50 / p95 / p99",
             " / ".join(f"{single.percentile(p):.1f}" for p in (50, 95, 99)) + " ms",
@@ -535,6 +618,7 @@ def main() -> None:
             f">= {TARGET_BARE_SHARE:.0%}",
             verdict(over_floor_share >= TARGET_BARE_SHARE),
         ),
+        *request_cpu_rows(cpu),
         Row(
             "In-process: single POST through Django's handler, wall / CPU per request",
             f"{single_wall * 1000:.2f} / {single_cpu * 1000:.2f} ms",
