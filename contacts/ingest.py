@@ -90,14 +90,14 @@ def _ingest(events: Sequence[EventInput], source: str, now: dt.datetime) -> list
             )
         changes = {f"event:{event.name}" for event, _ in fresh}
         latest = _latest_activity(fresh)
+        advanced = _activity_advanced(latest, activity_before, now)
         notify_contacts_changed(
-            stored_by_contact,
-            changes,
-            events=stored_by_contact,
-            activity=_activity_advanced(latest, activity_before, now),
+            stored_by_contact, changes, events=stored_by_contact, activity=advanced
         )
         # Last: its row locks make concurrent batches for the same contacts wait until commit.
-        _advance_last_activity(latest)
+        # Only the contacts whose value as read moves: the value never moves back, so the
+        # others' rows would not change (a batch of past events, a backfill, updates few).
+        _advance_last_activity({pk: latest[pk] for pk in advanced})
     return stored
 
 

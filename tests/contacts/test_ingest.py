@@ -96,6 +96,38 @@ def test_batch_ingest_takes_the_same_number_of_queries_whatever_its_size(
 
 
 @pytest.mark.django_db
+def test_a_batch_that_moves_no_last_activity_does_not_update_contacts(
+    django_assert_num_queries,
+):
+    # given contacts active after every event of the batch (a backfill of older events)
+    later = NOW + dt.timedelta(hours=1)
+    contacts = ContactFactory.create_batch(2, last_activity_at=later)
+    events = [event("login", email=contact.email) for contact in contacts]
+
+    # then: savepoint, lookup, check foreign keys, insert, record the changes, release; no
+    # UPDATE of contacts_contact
+    with django_assert_num_queries(6) as captured:
+        events_ingest(events=events, now=NOW)
+
+    assert not any("UPDATE" in query["sql"] for query in captured.captured_queries)
+    assert {c.last_activity_at for c in Contact.objects.all()} == {later}
+
+
+@pytest.mark.django_db
+def test_a_batch_updates_only_the_contacts_whose_last_activity_moves():
+    earlier, later = NOW - dt.timedelta(days=1), NOW + dt.timedelta(hours=1)
+    idle = ContactFactory(email="idle@example.com", last_activity_at=earlier)
+    busy = ContactFactory(email="busy@example.com", last_activity_at=later)
+    never = ContactFactory(email="never@example.com", last_activity_at=None)
+
+    events_ingest(events=[event(email=c.email) for c in (idle, busy, never)], now=NOW)
+
+    moved = dict(Contact.objects.values_list("email", "last_activity_at"))
+    occurred = NOW - dt.timedelta(minutes=1)
+    assert moved == {idle.email: occurred, busy.email: later, never.email: occurred}
+
+
+@pytest.mark.django_db
 def test_contacts_changed_carries_the_contacts_of_fresh_events_only(
     django_capture_on_commit_callbacks,
 ):
