@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from contacts.models import Contact
 from contacts.single_event_writes import SingleEventWrite
 from segflow.queue import enqueue_on_commit, wake_on_commit
-from segments.batch_evaluation import segments_evaluate_contacts
+from segments.batch_evaluation import matching_conditions_compile, segments_evaluate_contacts
 from segments.dependencies import (
     ACTIVITY,
     ACTIVITY_IDLE_BOUNDS,
@@ -289,12 +289,7 @@ def contacts_reevaluate(
         if contact_id in created_at:
             by_changes[frozenset(changes)].append(contact_id)
     graph = DependencyGraph.load()
-    # Never evaluated yet: its first full evaluation, queued already, covers everyone.
-    # Failed segments wait for new conditions or an explicit evaluation (segments.evaluation).
-    segments = Segment.objects.filter(last_evaluated_at__isnull=False, failed_at__isnull=True).only(
-        "pk", "dependency_keys", "last_evaluated_at", "size", "conditions"
-    )
-    ordered = graph.ordered(segments)
+    ordered = graph.ordered(_incremental_segments())
     earliest = min((segment.last_evaluated_at for segment in ordered), default=now)
     recent = [(pk, at) for pk, at in created_at.items() if at >= earliest - NEW_CONTACT_MARGIN]
 
@@ -312,7 +307,7 @@ def contacts_reevaluate(
     moved: dict[int, frozenset[int]] = {}
     results: dict[int, EvaluationResult] = {}
     if connection.vendor == "postgresql" and len(created_at) <= BATCHED_MAX_CONTACTS:
-        batchable = [segment for segment in ordered if not graph.upstream[segment.pk]]
+        batchable = _batchable(graph, ordered)
         scopes = {
             segment.pk: contact_ids
             for segment in batchable
@@ -352,6 +347,33 @@ def contacts_reevaluate(
         results[segment.pk] = result
         moved[segment.pk] = result.moved_contact_ids
     return results
+
+
+def _incremental_segments():
+    """The segments an incremental batch re-evaluates. Never evaluated yet: its first full
+    evaluation, queued already, covers everyone. Failed segments wait for new conditions or
+    an explicit evaluation (segments.evaluation)."""
+    return Segment.objects.filter(last_evaluated_at__isnull=False, failed_at__isnull=True).only(
+        "pk", "dependency_keys", "last_evaluated_at", "size", "conditions"
+    )
+
+
+def _batchable(graph: DependencyGraph, ordered: list[Segment]) -> list[Segment]:
+    """Those evaluated together in one statement (segments.batch_evaluation): the segments
+    that read no other segment."""
+    return [segment for segment in ordered if not graph.upstream[segment.pk]]
+
+
+def batch_warm_up() -> int:
+    """Compile the conditions of the segments a batch evaluates together, before a worker
+    process's first batch; the number compiled (none off PostgreSQL, which has no batch)."""
+    if connection.vendor != "postgresql":
+        return 0
+    graph = DependencyGraph.load()
+    batchable = _batchable(graph, graph.ordered(_incremental_segments()))
+    return matching_conditions_compile(
+        segments={segment.pk: segment.conditions for segment in batchable}
+    )
 
 
 # --- Full evaluation in dependency order -----------------------------------------------------

@@ -1,12 +1,35 @@
 """Celery tasks: thin wrappers that take ids and call segments.scheduler."""
 
+import logging
+
 from celery import shared_task
+from celery.signals import worker_init
+from django.db import connections
 from django.utils import timezone
 
 from segflow.queue import wake_clear
 from segments import drain, scheduler
 from segments.models import Segment
 from segments.signals import transitions_announce
+
+logger = logging.getLogger(__name__)
+
+
+@worker_init.connect(dispatch_uid="segments.batch_warm_up")
+def batch_warm_up(**kwargs) -> None:
+    """When a worker starts, before its first task: compile the segments a batch evaluates,
+    so that the first batch after a start or a deploy does not pay for it. A prefork worker
+    does it before forking its pool processes, which inherit the result. Never fatal: a
+    worker that cannot warm up starts cold."""
+    try:
+        compiled = scheduler.batch_warm_up()
+    except Exception:
+        logger.warning("Segments warm-up failed; the first batch compiles them", exc_info=True)
+        return
+    finally:
+        # A prefork worker's main process runs no task: it keeps no connection open.
+        connections.close_all()
+    logger.info("Compiled the conditions of %d segments before the first batch", compiled)
 
 
 @shared_task

@@ -3,7 +3,6 @@ process writes the outbox row), the worker consumes it; a segment evaluation in 
 writes transitions, which the flows' consumer turns into enrollments."""
 
 import threading
-import time
 from contextlib import contextmanager
 
 import pytest
@@ -12,10 +11,8 @@ from automation.models import Enrollment, PendingFlowEvent
 from automation.trigger_watch import watched_reset
 from automation.triggers import TRANSITIONS_TASK
 from segflow.queue import task_publish
-from segments.models import Segment
 from tests.automation.live_flow import live_version
-
-WAIT_SECONDS = 60
+from tests.segments.test_worker_integration import BUYERS, segment_evaluated_by, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -36,15 +33,6 @@ def consumer_ticks(*, every: float = 0.5):
     finally:
         stop.set()
         thread.join(timeout=5)
-
-
-def wait_for(condition, what: str, worker) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    pytest.fail(f"Timed out waiting for {what}. Worker log:\n{worker.log()}")
 
 
 def test_an_event_posted_through_the_api_enrolls_the_contact(api, flow_worker):
@@ -82,17 +70,7 @@ def test_an_event_posted_through_the_api_enrolls_the_contact(api, flow_worker):
 def test_a_segment_evaluation_enrolls_the_contacts_who_entered(api, flow_worker):
     # given a segment of buyers, evaluated by the worker, and a flow on entering it
     flow_worker.start()
-    created = api.post(
-        "/api/v1/segments",
-        {"name": "Buyers", "conditions": {"type": "event", "event": "purchase", "op": "performed"}},
-        format="json",
-    )
-    segment_id = created.json()["id"]
-    wait_for(
-        lambda: Segment.objects.get(pk=segment_id).last_evaluated_at is not None,
-        "the first evaluation",
-        flow_worker,
-    )
+    segment_id = segment_evaluated_by(flow_worker, api, "Buyers", BUYERS)
     version = live_version({"type": "segment_entered", "segment": segment_id})
 
     # when a purchase moves Jane in

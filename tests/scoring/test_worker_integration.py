@@ -5,8 +5,8 @@ import pytest
 
 from contacts.models import Contact
 from scoring.models import PendingScoreEvents, ScoreLedgerEntry, ScoringRule
-from segments.models import Segment, SegmentMembership
-from tests.segments.test_worker_integration import wait_for
+from segments.models import SegmentMembership
+from tests.segments.test_worker_integration import segment_evaluated_by, wait_for
 
 
 @pytest.mark.integration
@@ -18,20 +18,8 @@ def test_posted_events_are_scored_by_the_worker_and_move_the_contact(api, celery
         format="json",
     )
     assert rule.status_code == 201
-    created = api.post(
-        "/api/v1/segments",
-        {
-            "name": "Hot",
-            "conditions": {"type": "field", "field": "lead_score", "op": "gte", "value": 80},
-        },
-        format="json",
-    )
-    segment_id = created.json()["id"]
-    wait_for(
-        lambda: Segment.objects.get(pk=segment_id).last_evaluated_at is not None,
-        "the first evaluation",
-        celery_worker_process,
-    )
+    hot = {"type": "field", "field": "lead_score", "op": "gte", "value": 80}
+    segment_id = segment_evaluated_by(celery_worker_process, api, "Hot", hot)
 
     events = [{"email": "jane@example.com", "name": "demo.requested"}] * 3
     response = api.post("/api/v1/events/batch", {"events": events}, format="json")

@@ -458,6 +458,41 @@ def test_a_segment_failing_incrementally_is_marked_failed_and_skipped(old_contac
     assert segments_claim_due(now=LATER + dt.timedelta(days=1)) == []
 
 
+@pytest.mark.django_db
+@pytest.mark.postgresql
+def test_after_the_warm_up_the_first_batch_compiles_no_condition(old_contacts, monkeypatch):
+    # given segments that a batch evaluates together, one that reads another segment, a
+    # failed one and one never evaluated
+    france = evaluated_segment("France", IN_FRANCE)
+    recent_logins = {"type": "event", "event": "login", "op": "performed", "within": {"days": 7}}
+    evaluated_segment("Logged in", recent_logins)
+    evaluated_segment("Reads France", {"type": "segment", "op": "in", "segment": france.pk})
+    failed = evaluated_segment(
+        "Failed", {"type": "field", "field": "country", "op": "eq", "value": "DE"}
+    )
+    Segment.objects.filter(pk=failed.pk).update(failed_at=NOW, failure_reason="broken")
+    segment_create(name="Never evaluated", conditions={"type": "tag", "op": "has", "tag": "vip"})
+    batch_evaluation._TEMPLATES.clear()
+
+    # when a worker warms up: the two batched segments are compiled
+    assert scheduler.batch_warm_up() == 2
+
+    # then its first batch compiles nothing, and evaluates as it would have
+    compiled = []
+    compile_conditions = batch_evaluation._compiled
+    monkeypatch.setattr(
+        batch_evaluation,
+        "_compiled",
+        lambda *args, **kwargs: compiled.append(args) or compile_conditions(*args, **kwargs),
+    )
+    ann = old_contacts[0]
+    Contact.objects.filter(pk=ann.pk).update(country="DE")
+    contact_changes_record(contact_ids=[ann.pk], changes=["field:country"])
+    contact_changes_process_batch(now=LATER)
+    assert compiled == []
+    assert ann.pk not in members(france)
+
+
 @pytest.mark.postgresql
 def test_a_compiled_tree_is_reused_with_its_windows_moved_to_now():
     # given: a tree with relative windows on events and a datetime field, compiled at one time
