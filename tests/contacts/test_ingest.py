@@ -96,6 +96,7 @@ def test_batch_ingest_takes_the_same_number_of_queries_whatever_its_size(
 
 
 @pytest.mark.django_db
+@pytest.mark.postgresql
 def test_a_batch_that_moves_no_last_activity_does_not_update_contacts(
     django_assert_num_queries,
 ):
