@@ -29,7 +29,8 @@ def batch_warm_up(**kwargs) -> None:
     finally:
         # A prefork worker's main process runs no task: it keeps no connection open.
         connections.close_all()
-    logger.info("Compiled the conditions of %d segments before the first batch", compiled)
+    if compiled:  # none on SQLite, which evaluates segments one by one
+        logger.info("Compiled the conditions of %d segments before the first batch", compiled)
 
 
 @shared_task
