@@ -156,7 +156,7 @@ def matching_conditions_compile(*, segments: Mapping[int, dict]) -> int:
     0.3 s, docs/benchmarks.md). Segments whose conditions do not compile are left for their
     batch to fail on. The number compiled."""
     fields = field_definitions()
-    fields_key = tuple(sorted((key, field.type) for key, field in fields.items()))
+    fields_key = _fields_key(fields)
     now = dt.datetime.now(dt.UTC)
     compiled = 0
     for conditions in segments.values():
@@ -166,6 +166,11 @@ def matching_conditions_compile(*, segments: Mapping[int, dict]) -> int:
             continue
         compiled += 1
     return compiled
+
+
+def _fields_key(fields: Mapping) -> tuple:
+    """The custom fields' types, as part of a compiled tree's cache key."""
+    return tuple(sorted((key, field.type) for key, field in fields.items()))
 
 
 def _compiled(
@@ -248,7 +253,7 @@ def _evaluate(
     conditions = {**segments, **{segment.pk: segment.conditions for segment in locked}}
     evaluated = {segment.pk for segment in locked}
     fields = field_definitions()
-    fields_key = tuple(sorted((key, field.type) for key, field in fields.items()))
+    fields_key = _fields_key(fields)
     segment_ids, conditions_sql, conditions_params = [], [], []
     pair_segments, pair_contacts = [], []
     facts: dict[str, EventFact] = {}
