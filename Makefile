@@ -52,6 +52,7 @@ test: install browser lint
 # Ingestion bench (docs/benchmarks.md). Celery publishes to Redis as in production, on a scratch
 # database (BENCH_BROKER_URL; set it empty for a throw-away filesystem queue).
 bench: install
+	@mkdir -p staticfiles  # as for make run: the bench's gunicorn serves no static files
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/segflow_bench} \
 	  BENCH_BROKER_URL=$${BENCH_BROKER_URL-redis://127.0.0.1:6379/15} \
 	  $(BIN)/python bench/ingest.py $(BENCH_ARGS)

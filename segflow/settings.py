@@ -144,6 +144,9 @@ else:
         }
     else:
         DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DATABASE_CONN_MAX_AGE", 60))
+    # A worker keeps its connection across tasks (segflow.celery): a PostgreSQL restart must
+    # then cost the next task one "SELECT 1", not an error.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = PROCESS_ROLE == "worker"
     DATABASES["default"].setdefault("TEST", {})
     if os.environ.get("TEST_DATABASE_NAME"):
         DATABASES["default"]["TEST"]["NAME"] = os.environ["TEST_DATABASE_NAME"]
@@ -239,6 +242,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the database connections around every task unless this many
+# tasks have run; segflow.celery applies Django's CONN_MAX_AGE instead, so the fixup never
+# has to.
+CELERY_DB_REUSE_MAX = 2**62
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Every periodic task is declared here, in one place.

@@ -1,8 +1,12 @@
-"""The dev server (`make run`'s web process) on PostgreSQL cannot exhaust the server's
-connections: it starts a thread per request, and each borrows from a bounded pool.
+"""Each kind of process keeps the connections its policy says (segflow.settings).
 
-Before the pool, each request thread kept a persistent connection: 52 to 89 of PostgreSQL's
-100 under load, then HTML 500 "too many clients already".
+The dev server (`make run`'s web process) on PostgreSQL cannot exhaust the server's
+connections: it starts a thread per request, and each borrows from a bounded pool. Before the
+pool, each request thread kept a persistent connection: 52 to 89 of PostgreSQL's 100 under
+load, then HTML 500 "too many clients already".
+
+A Celery worker keeps its connection from task to task (segflow.celery); Celery's Django
+fixup used to close it around every task, so each task paid a new PostgreSQL backend.
 """
 
 import socket
@@ -20,7 +24,9 @@ from django.db import connection
 
 from contacts.api_keys import api_key_create
 from contacts.models import Contact
+from segments.models import SegmentMembership
 from tests.celery_worker import app_subprocess_environment
+from tests.segments.test_worker_integration import BUYERS, segment_evaluated_by, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUESTS = 200
@@ -129,3 +135,39 @@ def test_dev_server_holds_a_bounded_pool_under_200_concurrent_requests(tmp_path)
     assert unexpected == []
     assert Contact.objects.filter(email__startswith="load").count() == REQUESTS // 2
     assert 0 < max(samples) <= POOL_MAX_SIZE, samples
+
+
+def _worker_backends() -> set[tuple[int, object]]:
+    """(pid, backend_start) of the worker's PostgreSQL backends, once all are idle between
+    tasks; empty when it holds none."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, backend_start, state FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name = 'segflow-worker'"
+        )
+        rows = cursor.fetchall()
+    return {(pid, started) for pid, started, state in rows if state == "idle"}
+
+
+@pytest.mark.integration
+def test_a_worker_keeps_its_database_connection_from_task_to_task(api, celery_worker_process):
+    # given a segment the worker evaluated, and the connection it did that with
+    segment_id = segment_evaluated_by(celery_worker_process, api, "Buyers", BUYERS)
+    wait_for(_worker_backends, "the worker's connection, idle", celery_worker_process)
+    first = _worker_backends()
+
+    # when an event gives it more tasks (the incremental batch, scoring, the feed)
+    response = api.post(
+        "/api/v1/events", {"email": "jane@example.com", "name": "purchase"}, format="json"
+    )
+    assert response.status_code == 202, response.content
+    wait_for(
+        lambda: SegmentMembership.objects.filter(segment_id=segment_id).exists(),
+        "the buyer to enter",
+        celery_worker_process,
+    )
+
+    # then the same backend served them and is still there, idle between tasks
+    wait_for(_worker_backends, "the worker's connection, idle", celery_worker_process)
+    assert len(first) == 1
+    assert _worker_backends() == first
