@@ -70,7 +70,7 @@ def backlog_phase(args, dataset) -> BacklogResult:
     # The burst comes in steady state, when autovacuum has long since analyzed the millions of
     # memberships that first evaluation wrote. PostgreSQL here may run without autovacuum (CI
     # machines: autovacuum = off), and the first run on fresh data then drained with no
-    # statistics for them: 0.78x its floor, against 0.54-0.62x on later runs, which find the
+    # statistics for them: 0.78x its floor, against 0.52-0.62x on later runs, which find the
     # statistics an earlier run left (docs/benchmarks.md, eleventh session).
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE segments_segmentmembership")
