@@ -12,6 +12,7 @@ import random
 import time
 from dataclasses import dataclass
 
+from bench.segments_data import memberships_analyze
 from bench.segments_mix import mixed_segments_create
 
 NAMES = ["page.viewed"] * 45 + ["login"] * 25 + ["email.opened"] * 20 + ["purchase"] * 10
@@ -67,14 +68,11 @@ def backlog_phase(args, dataset) -> BacklogResult:
     for segment in segments:
         segment_evaluate(segment=segment, now=now)
     first_seconds = time.perf_counter() - started
-    # The burst comes in steady state, when autovacuum has long since analyzed the millions of
-    # memberships that first evaluation wrote. PostgreSQL here may run without autovacuum (CI
-    # machines: autovacuum = off), and the first run on fresh data then drained with no
-    # statistics for them: 0.78x its floor, against 0.52-0.62x on later runs, which find the
-    # statistics an earlier run left (docs/benchmarks.md, eleventh session).
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE segments_segmentmembership")
-        cursor.execute("VACUUM ANALYZE segments_segmenttransition")
+    # The burst comes in steady state, with the memberships that first evaluation wrote long
+    # since analyzed. Without it, the first run on fresh data drained 0.78x its floor against
+    # 0.52-0.62x on later runs, which found the statistics an earlier run left
+    # (docs/benchmarks.md, eleventh session).
+    memberships_analyze()
 
     started = time.perf_counter()
     for segment in segments:

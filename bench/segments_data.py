@@ -136,6 +136,17 @@ def dataset_ensure(*, url: str, contacts: int, events: int, migrate) -> Dataset:
     return Dataset(url, contacts, events, anchor, max_contact_id, max_event_id, False, seconds)
 
 
+def memberships_analyze() -> None:
+    """What autovacuum does in steady state after an evaluation wrote millions of memberships
+    and transitions (it may be off on the bench's server, e.g. CI machines): without
+    statistics the planner takes those tables for empty."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE segments_segmentmembership")
+        cursor.execute("VACUUM ANALYZE segments_segmenttransition")
+
+
 def run_leftovers_remove(*, url: str, max_contact_id: int, max_event_id: int) -> None:
     """Undo what a previous run added: segments and their rows, its events and contacts, its
     field changes, queued contact changes."""

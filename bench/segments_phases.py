@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from bench.ingest_report import load_average
-from bench.segments_data import Dataset, change_apply, change_revert
+from bench.segments_data import Dataset, change_apply, change_revert, memberships_analyze
 
 REPO = Path(__file__).resolve().parent.parent
 # Between the two evaluations: an hour passes (windows move) and the data changes.
@@ -168,19 +168,15 @@ def mixed_live_phase(args, env: dict[str, str], segment, var_dir: str) -> dict:
     evaluation of the time-relative ones an interval ahead)."""
     import argparse
 
-    from django.db import connection
     from django.utils import timezone
 
     from segments.evaluation import segment_evaluate
     from segments.models import Segment
 
     mixed = list(Segment.objects.filter(name__startswith="segbench mix"))
-    # The backlog phase has just written millions of memberships and transitions; in steady
-    # state autovacuum has analyzed them long since, and without statistics the planner takes
-    # those tables for empty (a generic plan then reads the memberships' heap).
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE segments_segmentmembership")
-        cursor.execute("VACUUM ANALYZE segments_segmenttransition")
+    # The backlog phase has just written millions of memberships and transitions (without
+    # statistics a generic plan reads the memberships' heap).
+    memberships_analyze()
     started = time.perf_counter()
     for other in mixed:
         segment_evaluate(segment=other, now=timezone.now())

@@ -370,7 +370,7 @@ def batch_warm_up() -> int:
     if connection.vendor != "postgresql":
         return 0
     graph = DependencyGraph.load()
-    batchable = _batchable(graph, graph.ordered(_incremental_segments()))
+    batchable = _batchable(graph, list(_incremental_segments()))  # any order compiles alike
     return matching_conditions_compile(
         segments={segment.pk: segment.conditions for segment in batchable}
     )
